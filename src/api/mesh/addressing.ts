@@ -1,0 +1,67 @@
+/**
+ * Local-mode addressing: which loopback address each node, workload instance and outbound capture
+ * listener uses. Pure and deterministic, so the control plane (translator), the local runtime
+ * (`weft up`) and `weft request` all compute the same answer from the same resources.
+ *
+ * Scheme (docs/architecture.md, "Capture"):
+ *  - node tunnel listeners: 127.0.10.x (given by Node resources; `weft up` assigns them in order)
+ *  - workload instances:    127.1.0.0/16, one address per instance, keyed by `ns/instance`
+ *  - capture listeners:     127.2.0.0/15, one address per (source instance, destination service),
+ *                           listening on every port of the service
+ * An address is chosen by hashing its key and probing linearly past collisions, in key order, so
+ * adding a resource moves nothing else unless it collides.
+ */
+import { createHash } from 'node:crypto';
+
+export const INSTANCE_BLOCK = { base: ip4(127, 1, 0, 0), size: 1 << 16 };
+export const CAPTURE_BLOCK = { base: ip4(127, 2, 0, 0), size: 1 << 17 };
+
+function ip4(a: number, b: number, c: number, d: number): number {
+  return ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
+}
+
+export function formatIp4(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+}
+
+function hash32(key: string): number {
+  return createHash('sha256').update(key).digest().readUInt32BE(0);
+}
+
+/**
+ * Assign each key an address in `block`. Skips the block's .0 and .255 host parts to keep
+ * addresses unsurprising. Throws if the block is full.
+ */
+export function allocateAddresses(keys: readonly string[], block: { base: number; size: number }): Map<string, string> {
+  const sorted = [...new Set(keys)].sort();
+  if (sorted.length > block.size / 2) throw new Error(`address block too small for ${sorted.length} keys`);
+  const used = new Set<number>();
+  const out = new Map<string, string>();
+  for (const key of sorted) {
+    let slot = hash32(key) % block.size;
+    for (;;) {
+      const last = slot & 255;
+      if (!used.has(slot) && last !== 0 && last !== 255) break;
+      slot = (slot + 1) % block.size;
+    }
+    used.add(slot);
+    out.set(key, formatIp4(block.base + slot));
+  }
+  return out;
+}
+
+export function instanceKey(namespace: string, instance: string): string {
+  return `${namespace}/${instance}`;
+}
+
+export function captureKey(
+  source: { namespace: string; instance: string },
+  service: { namespace: string; name: string },
+): string {
+  return `${source.namespace}/${source.instance}>${service.namespace}/${service.name}`;
+}
+
+/** Environment variable prefix for a service, e.g. `reviews` → `REVIEWS`, `my-svc` → `MY_SVC`. */
+export function serviceEnvName(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}

@@ -1,0 +1,6 @@
+/** lib: knows nothing of the mesh. Node built-ins only. */
+export { WeftError, isWeftError, errorMessage } from './errors/weft-error.ts';
+export { systemClock, FakeClock } from './time/clock.ts';
+export type { Clock, Timer } from './time/clock.ts';
+export { createLogger, silentLogger } from './log/log.ts';
+export type { Logger, LogLevel, LogSink } from './log/log.ts';
