@@ -19,6 +19,8 @@ export interface Resource<Spec = Record<string, unknown>> {
   kind: string;
   metadata: ResourceMeta;
   spec: Spec;
+  /** Only kept for kinds where the user supplies it (v1 Node's `status.addresses`). */
+  status?: Record<string, unknown>;
 }
 
 /** Where a document came from, for errors and lint findings. */
