@@ -65,3 +65,22 @@ export function captureKey(
 export function serviceEnvName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
+
+/**
+ * Every local-mode address of a mesh at once: instance addresses and capture addresses. The key
+ * sets are always the full mesh (all instances, all instances x all services), so every caller that
+ * passes the same placements and services gets the same addresses.
+ */
+export function meshAddresses(
+  instances: readonly { namespace: string; instance: string }[],
+  services: readonly { namespace: string; name: string }[],
+): { instance: Map<string, string>; capture: Map<string, string> } {
+  const instance = allocateAddresses(
+    instances.map((i) => instanceKey(i.namespace, i.instance)),
+    INSTANCE_BLOCK,
+  );
+  const captureKeys: string[] = [];
+  for (const i of instances) for (const s of services) captureKeys.push(captureKey(i, s));
+  const capture = allocateAddresses(captureKeys, CAPTURE_BLOCK);
+  return { instance, capture };
+}

@@ -20,8 +20,10 @@ export interface Snapshot {
   mesh: MeshSettings;
   /** Every node of the mesh (peers to tunnel to), sorted by name. */
   nodes: NodeEntry[];
-  /** Workload instances placed on this node (the proxy serves them), sorted by instance name. */
-  localInstances: InstanceEntry[];
+  /** Every workload instance of the mesh (labels and identity of callers), sorted by ns/name. */
+  instances: InstanceEntry[];
+  /** Names of the instances placed on this node (the proxy serves them), sorted. */
+  localInstances: string[];
   /** Every service of the mesh with its endpoints, sorted by namespace/name. */
   services: ServiceEntry[];
   /** Routes (HTTPRoute and GRPCRoute in mesh mode), sorted by namespace/name. */
