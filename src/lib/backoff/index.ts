@@ -1,0 +1,3 @@
+/** Exponential backoff with full jitter. */
+export { Backoff } from './backoff.ts';
+export type { BackoffOptions } from './backoff.ts';
