@@ -15,6 +15,7 @@ export {
   captureKey,
   serviceEnvName,
   formatIp4,
+  meshAddresses,
 } from './mesh/addressing.ts';
 export type {
   AppProtocol,
