@@ -1,0 +1,454 @@
+/**
+ * The translator: a pure function from the stored resources to the snapshot of one node proxy.
+ *
+ * Deterministic by construction — every list is sorted and the version is a hash of the canonical
+ * JSON — so the same resources always give the same versions and a proxy is only pushed a new
+ * snapshot when something it sees changed. Placement and addresses come from the shared pure
+ * functions in src/api/mesh, which `weft up` and `weft request` call too.
+ */
+import { createHash } from 'node:crypto';
+import { meshAddresses, placeInstances } from '../../api/index.ts';
+import type {
+  AppProtocol,
+  BackendRef,
+  EndpointEntry,
+  InstanceEntry,
+  ListenerEntry,
+  MeshSettings,
+  NodeEntry,
+  PolicyObject,
+  Resource,
+  RouteEntry,
+  RouteFilter,
+  RouteMatch,
+  RouteRule,
+  ServiceEntry,
+  Snapshot,
+  TrafficPolicyEntry,
+} from '../../api/index.ts';
+
+export const DEFAULT_TUNNEL_PORT = 15008;
+
+/** Everything the translator derives once per resource set; snapshots for each node reuse it. */
+export interface MeshModel {
+  revision: number;
+  mesh: MeshSettings;
+  nodes: NodeEntry[];
+  instances: InstanceEntry[];
+  services: ServiceEntry[];
+  routes: RouteEntry[];
+  trafficPolicies: TrafficPolicyEntry[];
+  /** capture address by `ns/instance>svcns/svc` */
+  capture: Map<string, string>;
+  security: Snapshot['security'];
+}
+
+type Obj = Record<string, unknown>;
+
+const str = (v: unknown, fallback = ''): string => (typeof v === 'string' ? v : fallback);
+const num = (v: unknown, fallback: number): number => (typeof v === 'number' ? v : fallback);
+const arr = (v: unknown): Obj[] => (Array.isArray(v) ? (v as Obj[]) : []);
+const rec = (v: unknown): Record<string, string> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, string>) : {};
+const byName = <T extends { namespace?: string; name: string }>(a: T, b: T): number =>
+  cmp(`${a.namespace ?? ''}/${a.name}`, `${b.namespace ?? ''}/${b.name}`);
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Parse a duration like `1h`, `30m`, `90s`, `1h30m` into seconds; undefined when malformed. */
+export function durationSeconds(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value !== 'string') return undefined;
+  const re = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of value.matchAll(re)) {
+    const n = Number(m[1]);
+    total += m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : m[2] === 's' ? n : n / 1000;
+    consumed += m[0].length;
+  }
+  return consumed === value.length && consumed > 0 ? total : undefined;
+}
+
+export function spiffeIdFor(
+  trustDomain: string,
+  namespace: string,
+  serviceAccount: string,
+  agent?: string,
+): string {
+  return agent
+    ? `spiffe://${trustDomain}/ns/${namespace}/agent/${agent}`
+    : `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/** Which app protocol a Service port speaks: appProtocol first, then Istio's port-name prefixes. */
+export function appProtocolOf(port: Obj): AppProtocol {
+  const ap = str(port['appProtocol']).toLowerCase();
+  const fromName = str(port['name']).toLowerCase().split('-')[0] ?? '';
+  const v = ap || fromName;
+  if (v === 'http' || v === 'http1' || v === 'kubernetes.io/http') return 'http';
+  if (v === 'http2' || v === 'h2c' || v === 'kubernetes.io/h2c') return 'http2';
+  if (v === 'grpc' || v === 'grpc-web') return 'grpc';
+  return 'tcp';
+}
+
+function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}
+
+function meshSettings(resources: readonly Resource[]): MeshSettings {
+  const mc = resources.find((r) => r.kind === 'MeshConfig');
+  const spec = (mc?.spec ?? {}) as Obj;
+  return {
+    trustDomain: str(spec['trustDomain'], 'cluster.local'),
+    defaultPolicy: spec['defaultPolicy'] === 'allow' ? 'allow' : 'deny',
+    certTtlSeconds: durationSeconds(spec['certTtl']) ?? 3600,
+    rootNamespace: str(spec['rootNamespace'], 'weft-system'),
+  };
+}
+
+/** Build the mesh model from a complete, validated resource set. */
+export function buildMeshModel(resources: readonly Resource[], revision = 0): MeshModel {
+  const mesh = meshSettings(resources);
+  const of = (kind: string) => resources.filter((r) => r.kind === kind);
+
+  const nodes: NodeEntry[] = of('Node')
+    .map((n) => {
+      const addresses = arr((n.status as Obj | undefined)?.['addresses']);
+      const internal = addresses.find((a) => a['type'] === 'InternalIP') ?? addresses[0];
+      const portAnno = Number(n.metadata.annotations['weft.dev/tunnel-port']);
+      return {
+        name: n.metadata.name,
+        address: str(internal?.['address'], '127.0.0.1'),
+        tunnelPort: Number.isInteger(portAnno) && portAnno > 0 ? portAnno : DEFAULT_TUNNEL_PORT,
+        labels: { ...n.metadata.labels },
+      };
+    })
+    .sort(byName);
+  const nodeByName = new Map(nodes.map((n) => [n.name, n]));
+
+  const workloads = of('Workload').map((w) => {
+    const spec = w.spec as Obj;
+    const labels = Object.keys(rec(spec['labels'])).length > 0 ? rec(spec['labels']) : w.metadata.labels;
+    return {
+      resource: w,
+      namespace: w.metadata.namespace,
+      name: w.metadata.name,
+      labels,
+      serviceAccount: str(spec['serviceAccount'], 'default'),
+      agent: spec['agent'] === true ? w.metadata.name : undefined,
+      replicas: num(spec['replicas'], 1),
+      node: typeof spec['node'] === 'string' ? spec['node'] : undefined,
+      ports: arr(spec['ports']),
+    };
+  });
+  const workloadByKey = new Map(workloads.map((w) => [`${w.namespace}/${w.name}`, w]));
+  const placements = placeInstances(
+    workloads.map((w) => ({ namespace: w.namespace, name: w.name, replicas: w.replicas, node: w.node })),
+    nodes.map((n) => n.name),
+  );
+
+  const serviceRes = of('Service').sort((a, b) => byName(a.metadata, b.metadata));
+  const addresses = meshAddresses(
+    placements,
+    serviceRes.map((s) => ({ namespace: s.metadata.namespace, name: s.metadata.name })),
+  );
+
+  const instances: InstanceEntry[] = placements.map((p) => {
+    const w = workloadByKey.get(`${p.namespace}/${p.workload}`)!;
+    return {
+      name: p.instance,
+      namespace: p.namespace,
+      workload: p.workload,
+      serviceAccount: w.serviceAccount,
+      spiffeId: spiffeIdFor(mesh.trustDomain, p.namespace, w.serviceAccount, w.agent),
+      labels: { ...w.labels },
+      address: addresses.instance.get(`${p.namespace}/${p.instance}`)!,
+      node: p.node,
+    };
+  });
+
+  const services: ServiceEntry[] = serviceRes.map((s) => {
+    const spec = s.spec as Obj;
+    const selector = rec(spec['selector']);
+    const { namespace, name } = s.metadata;
+    const selected =
+      Object.keys(selector).length === 0
+        ? []
+        : workloads.filter((w) => w.namespace === namespace && labelsMatch(selector, w.labels));
+    const selectedKeys = new Set(selected.map((w) => w.name));
+    const ports = arr(spec['ports']).map((p) => {
+      const port = num(p['port'], 0);
+      const target = p['targetPort'];
+      let targetPort = typeof target === 'number' ? target : port;
+      if (typeof target === 'string') {
+        // A named targetPort resolves against the containerPorts of the selected workloads.
+        for (const w of selected) {
+          const named = w.ports.find((wp) => wp['name'] === target);
+          if (named) targetPort = num(named['containerPort'], port);
+        }
+      }
+      return { name: str(p['name']), port, targetPort, protocol: appProtocolOf(p) };
+    });
+    const endpoints: EndpointEntry[] = instances
+      .filter((i) => i.namespace === namespace && selectedKeys.has(i.workload))
+      .map((i) => {
+        const nodeLabels = nodeByName.get(i.node)?.labels ?? {};
+        const locality = [
+          nodeLabels['topology.kubernetes.io/region'] ?? '',
+          nodeLabels['topology.kubernetes.io/zone'] ?? '',
+          nodeLabels['topology.istio.io/subzone'] ?? '',
+        ]
+          .join('/')
+          .replace(/\/+$/, '');
+        return {
+          instance: i.name,
+          namespace: i.namespace,
+          workload: i.workload,
+          address: i.address,
+          node: i.node,
+          spiffeId: i.spiffeId,
+          labels: i.labels,
+          weight: 1,
+          locality,
+        };
+      });
+    const domain = 'cluster.local';
+    return {
+      namespace,
+      name,
+      hosts: [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.${domain}`],
+      ports,
+      endpoints,
+    };
+  });
+
+  const routes: RouteEntry[] = [...of('HTTPRoute'), ...of('GRPCRoute')]
+    .map((r) => translateRoute(r))
+    .sort((a, b) => cmp(a.kind, b.kind) || byName(a, b));
+
+  const serviceByHost = new Map<string, ServiceEntry>();
+  for (const s of services) for (const h of s.hosts) serviceByHost.set(h, s);
+  const trafficPolicies: TrafficPolicyEntry[] = [];
+  for (const dr of of('DestinationRule').sort((a, b) => byName(a.metadata, b.metadata))) {
+    const spec = dr.spec as Obj;
+    const host = str(spec['host']);
+    const svc = serviceByHost.get(host) ?? serviceByHost.get(`${host}.${dr.metadata.namespace}`) ?? undefined;
+    if (!svc) continue;
+    trafficPolicies.push({
+      namespace: dr.metadata.namespace,
+      name: dr.metadata.name,
+      service: { namespace: svc.namespace, name: svc.name },
+      trafficPolicy: (spec['trafficPolicy'] as Obj | undefined) ?? {},
+      subsets: arr(spec['subsets']).map((s) => ({
+        name: str(s['name']),
+        labels: rec(s['labels']),
+        ...(s['trafficPolicy'] ? { trafficPolicy: s['trafficPolicy'] as Obj } : {}),
+      })),
+    });
+  }
+
+  const policyObject = (r: Resource): PolicyObject => ({
+    apiVersion: r.apiVersion,
+    kind: r.kind,
+    metadata: { name: r.metadata.name, namespace: r.metadata.namespace, labels: { ...r.metadata.labels } },
+    spec: r.spec as Obj,
+  });
+  const sortPolicies = (rs: Resource[]) =>
+    rs.sort((a, b) => byName(a.metadata, b.metadata)).map(policyObject);
+  const namespaceNames = new Set<string>(['default', mesh.rootNamespace]);
+  for (const r of resources) if (r.metadata.namespace) namespaceNames.add(r.metadata.namespace);
+  const nsLabels = new Map(of('Namespace').map((n) => [n.metadata.name, n.metadata.labels]));
+  for (const n of nsLabels.keys()) namespaceNames.add(n);
+  const security: Snapshot['security'] = {
+    authorizationPolicies: sortPolicies(of('AuthorizationPolicy')),
+    peerAuthentications: sortPolicies(of('PeerAuthentication')),
+    networkPolicies: sortPolicies(of('NetworkPolicy')),
+    namespaces: [...namespaceNames].sort().map((name) => ({
+      name,
+      // Kubernetes sets this label on every namespace automatically.
+      labels: { ...nsLabels.get(name), 'kubernetes.io/metadata.name': name },
+    })),
+  };
+
+  return {
+    revision,
+    mesh,
+    nodes,
+    instances,
+    services,
+    routes,
+    trafficPolicies,
+    capture: addresses.capture,
+    security,
+  };
+}
+
+function translateRoute(r: Resource): RouteEntry {
+  const spec = r.spec as Obj;
+  const ns = r.metadata.namespace;
+  const kind = r.kind === 'GRPCRoute' ? 'GRPCRoute' : 'HTTPRoute';
+  const parents = arr(spec['parentRefs'])
+    .filter((p) => (p['kind'] ?? 'Service') === 'Service')
+    .map((p) => ({
+      namespace: str(p['namespace'], ns),
+      name: str(p['name']),
+      ...(typeof p['port'] === 'number' ? { port: p['port'] } : {}),
+    }));
+  const backend = (b: Obj): BackendRef => ({
+    namespace: str(b['namespace'], ns),
+    name: str(b['name']),
+    ...(typeof b['port'] === 'number' ? { port: b['port'] } : {}),
+    weight: num(b['weight'], 1),
+    ...(Array.isArray(b['filters']) ? { filters: arr(b['filters']).map((f) => filter(f, ns)) } : {}),
+  });
+  const rules: RouteRule[] = arr(spec['rules']).map((rule) => {
+    const rawMatches = arr(rule['matches']);
+    const matches: RouteMatch[] =
+      rawMatches.length === 0
+        ? [kind === 'HTTPRoute' ? { path: { type: 'PathPrefix', value: '/' } } : {}]
+        : rawMatches.map((m) => (kind === 'HTTPRoute' ? httpMatch(m) : grpcMatch(m)));
+    const out: RouteRule = {
+      matches,
+      filters: arr(rule['filters']).map((f) => filter(f, ns)),
+      backendRefs: arr(rule['backendRefs']).map(backend),
+    };
+    if (typeof rule['name'] === 'string') out.name = rule['name'];
+    if (rule['timeouts']) out.timeouts = rule['timeouts'] as RouteRule['timeouts'];
+    if (rule['retry']) out.retry = rule['retry'] as RouteRule['retry'];
+    return out;
+  });
+  return {
+    kind,
+    namespace: ns,
+    name: r.metadata.name,
+    creationTimestamp: r.metadata.creationTimestamp ?? '',
+    parents,
+    hostnames: (Array.isArray(spec['hostnames']) ? (spec['hostnames'] as string[]) : []).slice(),
+    rules,
+  };
+}
+
+function httpMatch(m: Obj): RouteMatch {
+  const out: RouteMatch = {};
+  const path = m['path'] as Obj | undefined;
+  out.path = path
+    ? { type: (path['type'] as 'Exact') ?? 'PathPrefix', value: str(path['value'], '/') }
+    : { type: 'PathPrefix', value: '/' };
+  if (Array.isArray(m['headers'])) out.headers = arr(m['headers']).map(nameValue);
+  if (Array.isArray(m['queryParams'])) out.queryParams = arr(m['queryParams']).map(nameValue);
+  if (typeof m['method'] === 'string') out.method = m['method'];
+  return out;
+}
+
+function nameValue(h: Obj): { type: 'Exact' | 'RegularExpression'; name: string; value: string } {
+  return {
+    type: h['type'] === 'RegularExpression' ? 'RegularExpression' : 'Exact',
+    name: str(h['name']),
+    value: str(h['value']),
+  };
+}
+
+/** GRPCRoute method matches keep their own shape; the router matches them on `/service/method`. */
+function grpcMatch(m: Obj): RouteMatch {
+  const out: RouteMatch = {};
+  const method = m['method'] as Obj | undefined;
+  if (method) {
+    const gm: NonNullable<RouteMatch['grpcMethod']> = {
+      type: method['type'] === 'RegularExpression' ? 'RegularExpression' : 'Exact',
+    };
+    if (typeof method['service'] === 'string') gm.service = method['service'];
+    if (typeof method['method'] === 'string') gm.method = method['method'];
+    out.grpcMethod = gm;
+  }
+  if (Array.isArray(m['headers'])) out.headers = arr(m['headers']).map(nameValue);
+  return out;
+}
+
+function filter(f: Obj, ns: string): RouteFilter {
+  if (f['type'] === 'RequestMirror') {
+    const mirror = f['requestMirror'] as Obj;
+    const b = mirror['backendRef'] as Obj;
+    return {
+      type: 'RequestMirror',
+      requestMirror: {
+        backendRef: {
+          namespace: str(b['namespace'], ns),
+          name: str(b['name']),
+          ...(typeof b['port'] === 'number' ? { port: b['port'] } : {}),
+          weight: 1,
+        },
+        ...(typeof mirror['percent'] === 'number' ? { percent: mirror['percent'] } : {}),
+      },
+    };
+  }
+  return f as unknown as RouteFilter;
+}
+
+/** The snapshot for one node. */
+export function snapshotFor(model: MeshModel, nodeName: string): Snapshot {
+  const local = model.instances.filter((i) => i.node === nodeName);
+  const listeners: ListenerEntry[] = [];
+  for (const i of local) {
+    for (const s of model.services) {
+      const address = model.capture.get(`${i.namespace}/${i.name}>${s.namespace}/${s.name}`);
+      if (!address) continue;
+      for (const p of s.ports) {
+        listeners.push({
+          address,
+          port: p.port,
+          source: `${i.namespace}/${i.name}`,
+          service: { namespace: s.namespace, name: s.name },
+          protocol: p.protocol,
+        });
+      }
+    }
+  }
+  listeners.sort((a, b) => cmp(a.address, b.address) || a.port - b.port);
+  const body: Omit<Snapshot, 'version'> = {
+    node: nodeName,
+    revision: model.revision,
+    mesh: model.mesh,
+    nodes: model.nodes,
+    instances: model.instances,
+    localInstances: local.map((i) => `${i.namespace}/${i.name}`).sort(),
+    services: model.services,
+    routes: model.routes,
+    trafficPolicies: model.trafficPolicies,
+    listeners,
+    security: model.security,
+  };
+  // The revision number is not part of the content: an apply that changes nothing this node sees
+  // must not produce a new version for it.
+  const { revision: _revision, ...content } = body;
+  return { version: contentHash(content), ...body };
+}
+
+/** Translate a resource set for one node (convenience for tests and tools). */
+export function translate(resources: readonly Resource[], nodeName: string, revision = 0): Snapshot {
+  return snapshotFor(buildMeshModel(resources, revision), nodeName);
+}
+
+/** SPIFFE IDs a node may obtain SVIDs for: those of the instances placed on it. */
+export function identitiesOnNode(model: MeshModel, nodeName: string): Set<string> {
+  return new Set(model.instances.filter((i) => i.node === nodeName).map((i) => i.spiffeId));
+}
+
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) => {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const out: Obj = {};
+      for (const k of Object.keys(v as Obj).sort()) out[k] = (v as Obj)[k];
+      return out;
+    }
+    return v;
+  });
+}
+
+export function contentHash(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 16);
+}
