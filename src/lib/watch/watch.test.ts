@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Watch } from './watch.ts';
 
-test('get returns the latest value and subscribers hear each change', () => {
+void test('get returns the latest value and subscribers hear each change', () => {
   const w = new Watch(1);
   const seen: number[] = [];
   const stop = w.subscribe((v) => seen.push(v));
@@ -15,7 +15,7 @@ test('get returns the latest value and subscribers hear each change', () => {
   assert.equal(w.subscriberCount, 0);
 });
 
-test('a throwing subscriber does not stop the others', () => {
+void test('a throwing subscriber does not stop the others', () => {
   const w = new Watch('a');
   const seen: string[] = [];
   w.subscribe(() => {
@@ -26,7 +26,7 @@ test('a throwing subscriber does not stop the others', () => {
   assert.deepEqual(seen, ['b']);
 });
 
-test('until resolves now or on the first matching change, and cleans up', async () => {
+void test('until resolves now or on the first matching change, and cleans up', async () => {
   const w = new Watch(0);
   assert.equal(await w.until((v) => v === 0), 0);
   const p = w.until((v) => v >= 2);
@@ -36,7 +36,7 @@ test('until resolves now or on the first matching change, and cleans up', async 
   assert.equal(w.subscriberCount, 0);
 });
 
-test('until rejects when aborted', async () => {
+void test('until rejects when aborted', async () => {
   const w = new Watch(0);
   const ac = new AbortController();
   const p = w.until((v) => v === 5, ac.signal);

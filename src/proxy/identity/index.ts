@@ -1,0 +1,3 @@
+/** Workload identities on the proxy: local keys and CSRs, SVIDs kept renewed. */
+export { generateKeyAndCsr, spiffeIdOf, notAfterOf } from './keygen.ts';
+export type { KeyAndCsr } from './keygen.ts';
