@@ -39,3 +39,15 @@ export type {
   SecurityEntry,
   PolicyObject,
 } from './wire/snapshot.ts';
+export { PUSH_PROTO_PATH, PUSH_PROTO_LOADER_OPTIONS, PUSH_SERVICE } from './wire/push-messages.ts';
+export type {
+  HelloMessage,
+  AckMessage,
+  NackMessage,
+  ProxyMessage,
+  SnapshotUpdateMessage,
+  TrustBundleMessage,
+  ControlMessage,
+  SignRequest,
+  SignResponse,
+} from './wire/push-messages.ts';
