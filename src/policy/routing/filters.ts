@@ -42,7 +42,7 @@ export const applyResponseHeaderModifier: (headers: HeaderRecord, mod: HeaderMod
  * - ReplacePrefixMatch: the matched PathPrefix (element-wise, trailing `/` ignored) is replaced; the
  *   spec's table holds: `/foo/bar`,`/foo`,`/xyz` → `/xyz/bar`; `/foo/bar`,`/foo/`,`/xyz/` → `/xyz/bar`;
  *   `/foo/`,`/foo`,`/xyz` → `/xyz/`; `/foo/bar`,`/foo`,`` → `/bar`; `/foo`,`/foo`,`` → `/`;
- *   `/foo/`,`/foo`,`/` → `/`. Without a matched prefix, or when `path` does not start with it, the
+ *   `/foo/`,`/foo`,`/` → `/`; and for the prefix `/`: `/`,`/`,`/v2` → `/v2`, `/a`,`/`,`/v2` → `/v2/a`. Without a matched prefix, or when `path` does not start with it, the
  *   path is returned unchanged (validation requires exactly one PathPrefix match for this modifier).
  */
 export function rewritePath(path: string, matchedPrefix: string | undefined, mod: PathModifier): string {
@@ -52,7 +52,8 @@ export function rewritePath(path: string, matchedPrefix: string | undefined, mod
   if (!path.startsWith(prefix) || (path.length > prefix.length && path.charCodeAt(prefix.length) !== 47)) {
     return path;
   }
-  const rest = path.slice(prefix.length); // '' or starts with '/'
+  // '' or starts with '/'. For the prefix `/`, the path `/` is the whole match (as `/foo` is for `/foo`).
+  const rest = prefix === '' && path === '/' ? '' : path.slice(prefix.length);
   const out = trimTrailingSlashes(mod.replacePrefixMatch) + rest;
   if (out === '') return '/';
   return out.charCodeAt(0) === 47 ? out : `/${out}`;
