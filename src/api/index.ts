@@ -51,3 +51,89 @@ export type {
   SignRequest,
   SignResponse,
 } from './wire/push-messages.ts';
+export { parseManifests, parseResourceObject } from './manifest/parse.ts';
+export type { ParseResult } from './manifest/parse.ts';
+export { checkResources, serviceHostMatches } from './manifest/check.ts';
+export { KINDS, kindInfo } from './manifest/envelope.ts';
+export type { KindInfo } from './manifest/envelope.ts';
+export { gatewayDurationMs, goDurationMs, parseCidr, cidrContains, isPrime } from './manifest/formats.ts';
+export type { Cidr } from './manifest/formats.ts';
+export { selectorMatches, matchLabelsMatch } from './resources/common.ts';
+export type { LabelSelector, LabelSelectorRequirement } from './resources/common.ts';
+export { protocolFromPortName } from './resources/service.ts';
+export type { ServiceSpec, ServicePort } from './resources/service.ts';
+export type { NamespaceSpec } from './resources/namespace.ts';
+export {
+  nodeAddressOf,
+  nodeTunnelPort,
+  DEFAULT_TUNNEL_PORT,
+  TUNNEL_PORT_ANNOTATION,
+} from './resources/node.ts';
+export type { NodeSpec, NodeStatus, NodeAddress } from './resources/node.ts';
+export { workloadIdentityPath } from './resources/workload.ts';
+export type { WorkloadSpec, WorkloadRun, WorkloadReadiness } from './resources/workload.ts';
+export { MESH_DEFAULTS, meshSettingsOf, certTtlSeconds } from './resources/mesh-config.ts';
+export type { MeshConfigSpec } from './resources/mesh-config.ts';
+export type {
+  ParentReference,
+  BackendObjectReference,
+  HTTPHeader,
+  HTTPHeaderFilter,
+  HTTPRequestMirrorFilter,
+  LocalObjectReference,
+} from './resources/route-common.ts';
+export { pathValueProblem, HTTP_METHODS } from './resources/http-route.ts';
+export type {
+  HTTPRouteSpec,
+  HTTPRouteRule,
+  HTTPRouteMatch,
+  HTTPPathMatch,
+  HTTPHeaderMatch,
+  HTTPMethod,
+  HTTPRouteFilter,
+  HTTPRouteFilterType,
+  HTTPBackendRef,
+  HTTPRouteTimeouts,
+  HTTPRouteRetry,
+  HTTPPathModifier,
+  HTTPRequestRedirectFilter,
+  HTTPURLRewriteFilter,
+  PathMatchType,
+} from './resources/http-route.ts';
+export type {
+  GRPCRouteSpec,
+  GRPCRouteRule,
+  GRPCRouteMatch,
+  GRPCMethodMatch,
+  GRPCHeaderMatch,
+  GRPCRouteFilter,
+  GRPCBackendRef,
+} from './resources/grpc-route.ts';
+export type {
+  DestinationRuleSpec,
+  TrafficPolicy,
+  PortTrafficPolicy,
+  LoadBalancerSettings,
+  ConsistentHashLB,
+  LocalityLbSetting,
+  ConnectionPoolSettings,
+  OutlierDetection,
+  ClientTLSSettings,
+  Subset,
+} from './resources/destination-rule.ts';
+export { wildcardProblem } from './resources/authorization-policy.ts';
+export type {
+  AuthorizationPolicySpec,
+  AuthorizationRule,
+  Source,
+  Operation,
+  Condition,
+  PolicyTargetReference,
+} from './resources/authorization-policy.ts';
+export type { PeerAuthenticationSpec, PeerMtlsMode } from './resources/peer-authentication.ts';
+export type {
+  NetworkPolicySpec,
+  NetworkPolicyPeer,
+  NetworkPolicyPort,
+  IPBlock,
+} from './resources/network-policy.ts';
