@@ -14,6 +14,10 @@ const SUB = 1 << SUB_BITS;
 export function bucketOf(v: number): number {
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`histogram values are non-negative integers, got ${v}`);
   if (v < 2 * SUB) return v;
+  if (v < 2 ** 32) {
+    const e32 = 31 - Math.clz32(v) - SUB_BITS;
+    return e32 * SUB + (v >>> e32);
+  }
   const e = Math.floor(Math.log2(v)) - SUB_BITS;
   // Math.log2 can be off by one ulp near powers of two; correct it so that m is in [SUB, 2·SUB).
   let ee = e;
