@@ -1,0 +1,416 @@
+/**
+ * Inbound assembly: CONNECT streams arriving through the tunnel are checked against the local
+ * instances, authorized with the shared engine (policy/authz), and delivered in plain text to the
+ * instance — piped for TCP services, parsed for HTTP/gRPC services so that request-level policy
+ * applies and the verified caller identity reaches the workload in `x-forwarded-client-cert`
+ * (always replacing whatever the caller sent).
+ *
+ * Composition only: mechanisms live in tunnel/, l4/, http/, and policy's authorization engine.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { InstanceEntry } from '../api/index.ts';
+import type { Logger } from '../lib/index.ts';
+import { errorMessage } from '../lib/index.ts';
+import { compileAuthorizationPolicies } from '../policy/index.ts';
+import type { AuthorizationEngine, Decision, WorkloadAuthorizer } from '../policy/index.ts';
+import type { InboundPort, RuntimeConfig } from './config/index.ts';
+import { forwardableHeaders, sniffHttp, xfccValue } from './http/index.ts';
+import { splice } from './l4/index.ts';
+import { localReply } from './routing/index.ts';
+import type { ProxyMetrics } from './telemetry/index.ts';
+import type { TunnelStreamInfo } from './tunnel/index.ts';
+
+interface InboundContext {
+  instance: InstanceEntry;
+  port: number;
+  inbound: InboundPort;
+  peerIdentity: string;
+  peerAddress: string;
+  authorizer: WorkloadAuthorizer;
+  metricsKey: string;
+}
+
+export interface InboundOptions {
+  logger: Logger;
+  metrics: ProxyMetrics;
+  /** Log allowed decisions too (denials are always logged). */
+  logAllowed?: boolean;
+}
+
+export class Inbound {
+  readonly #logger: Logger;
+  readonly #metrics: ProxyMetrics;
+  readonly #logAllowed: boolean;
+  #config: RuntimeConfig | undefined;
+  #authz: AuthorizationEngine | undefined;
+  readonly #h1 = http.createServer({ noDelay: true, keepAliveTimeout: 300_000 });
+  readonly #h2 = http2.createServer({ settings: { enablePush: false } });
+  readonly #ctx = new WeakMap<object, InboundContext>();
+  #pendingH2: InboundContext | undefined;
+  readonly #h2Ctx = new WeakMap<http2.Http2Session, InboundContext>();
+  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256 });
+  readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
+  readonly #streams = new Set<Duplex>();
+
+  constructor(options: InboundOptions) {
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#logAllowed = options.logAllowed ?? false;
+    this.#h1.on('request', (req, res) => this.#onH1Request(req, res));
+    this.#h1.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
+    this.#h1.on('clientError', (_err, socket) => socket.destroy());
+    this.#h2.on('session', (session) => {
+      if (this.#pendingH2) this.#h2Ctx.set(session, this.#pendingH2);
+      session.on('error', () => undefined);
+    });
+    this.#h2.on('request', (req, res) => this.#onH2Request(req, res));
+  }
+
+  /**
+   * Compile the authorization engine for the local workloads; throws (→ NACK) when it cannot.
+   * Nothing changes until `activate`.
+   */
+  prepare(config: RuntimeConfig): { config: RuntimeConfig; authz: AuthorizationEngine } {
+    const workloads = new Map<string, InstanceEntry>();
+    for (const inst of config.localByAddress.values())
+      workloads.set(`${inst.namespace}/${inst.workload}`, inst);
+    const servicesByWorkload = new Map<string, { namespace: string; name: string }[]>();
+    for (const s of config.snapshot.services) {
+      for (const ep of s.endpoints) {
+        const k = `${ep.namespace}/${ep.workload}`;
+        const list = servicesByWorkload.get(k) ?? [];
+        if (!list.some((x) => x.name === s.name && x.namespace === s.namespace))
+          list.push({ namespace: s.namespace, name: s.name });
+        servicesByWorkload.set(k, list);
+      }
+    }
+    const authz = compileAuthorizationPolicies({
+      security: config.snapshot.security,
+      mesh: config.snapshot.mesh,
+      workloads: [...workloads.values()].map((i) => ({
+        namespace: i.namespace,
+        name: i.workload,
+        labels: i.labels,
+        serviceAccount: i.serviceAccount,
+        spiffeId: i.spiffeId,
+      })),
+      servicesOf: (w) => servicesByWorkload.get(`${w.namespace}/${w.name}`) ?? [],
+    });
+    return { config, authz };
+  }
+
+  activate(prepared: { config: RuntimeConfig; authz: AuthorizationEngine }): void {
+    this.#config = prepared.config;
+    this.#authz = prepared.authz;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#streams) s.destroy();
+    this.#agent.destroy();
+    for (const s of this.#h2Upstreams.values()) s.destroy();
+  }
+
+  /** A CONNECT stream from the tunnel. */
+  onStream(stream: http2.ServerHttp2Stream, info: TunnelStreamInfo): void {
+    const config = this.#config;
+    const authz = this.#authz;
+    if (!config || !authz) {
+      stream.respond({ ':status': 503 }, { endStream: true });
+      return;
+    }
+    const colon = info.authority.lastIndexOf(':');
+    const address = info.authority.slice(0, colon);
+    const port = Number(info.authority.slice(colon + 1));
+    const instance = config.localByAddress.get(address);
+    if (!instance || !Number.isInteger(port)) {
+      stream.respond({ ':status': 404, 'x-weft-error': 'no such local instance' }, { endStream: true });
+      return;
+    }
+    if (info.localIdentity !== instance.spiffeId) {
+      this.#logger.warn('tunnel: caller asked for another identity than the target instance holds', {
+        asked: info.localIdentity,
+        instance: instance.name,
+        holds: instance.spiffeId,
+      });
+      stream.respond({ ':status': 403, 'x-weft-error': 'identity mismatch' }, { endStream: true });
+      return;
+    }
+    const inbound = pickInbound(config.inboundPorts.get(info.authority));
+    if (!inbound) {
+      stream.respond(
+        { ':status': 404, 'x-weft-error': 'port not served by any service' },
+        { endStream: true },
+      );
+      return;
+    }
+    const authorizer = authz.forWorkload(instance.namespace, instance.workload);
+    const ctx: InboundContext = {
+      instance,
+      port,
+      inbound,
+      peerIdentity: info.peerIdentity,
+      peerAddress: info.remoteAddress,
+      authorizer,
+      metricsKey: this.#metrics.key({
+        source: info.peerIdentity,
+        destination: `${inbound.service.namespace}/${inbound.service.name}`,
+      }),
+    };
+    this.#streams.add(stream);
+    stream.on('close', () => this.#streams.delete(stream));
+    const conn = this.#connInfo(ctx);
+    const l7 = inbound.port.protocol !== 'tcp';
+    if (!l7 || !authorizer.needsL7(port)) {
+      const decision = authorizer.checkConnection(conn);
+      // For HTTP services a connection-level deny still answers each request with a readable 403.
+      if (!decision.allowed && !l7) {
+        this.#logDecision(ctx, decision, undefined);
+        this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="l4"`);
+        stream.respond(
+          { ':status': 403, 'x-weft-denied-by': decision.policy ?? 'default-deny' },
+          { endStream: true },
+        );
+        return;
+      }
+    }
+    if (!l7) {
+      this.#pipeL4(stream, ctx);
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    sniffHttp(stream, (sniffed) => {
+      this.#ctx.set(sniffed.stream, ctx);
+      if (sniffed.protocol === 'h2') {
+        this.#pendingH2 = ctx;
+        this.#h2.emit('connection', sniffed.stream);
+        this.#pendingH2 = undefined;
+      } else {
+        this.#h1.emit('connection', sniffed.stream);
+      }
+    });
+  }
+
+  #connInfo(ctx: InboundContext) {
+    return {
+      source: { principal: ctx.peerIdentity, ip: ctx.peerAddress },
+      destination: { ip: ctx.instance.address, port: ctx.port },
+    };
+  }
+
+  #pipeL4(stream: http2.ServerHttp2Stream, ctx: InboundContext): void {
+    const upstream = net.connect({ host: ctx.instance.address, port: ctx.port, noDelay: true });
+    upstream.on('error', (err) => {
+      if (!stream.headersSent) {
+        this.#metrics.inc('weft_proxy_errors_total', 'kind="upstream_connect"');
+        this.#logger.warn('local instance refused the connection', {
+          instance: ctx.instance.name,
+          error: err,
+        });
+        stream.respond({ ':status': 503, 'x-weft-error': 'upstream connect failed' }, { endStream: true });
+      }
+    });
+    upstream.once('connect', () => {
+      if (stream.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      stream.respond({ ':status': 200 });
+      this.#metrics.inc('weft_proxy_connections_total', `${ctx.metricsKey},result="accepted"`);
+      splice(stream, upstream);
+    });
+  }
+
+  #decide(ctx: InboundContext, req: http.IncomingMessage | http2.Http2ServerRequest): Decision {
+    const headers = req.headers;
+    const decision = ctx.authorizer.checkRequest(this.#connInfo(ctx), {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      host: String(headers[':authority'] ?? headers.host ?? ''),
+      header: (n) => {
+        const v = headers[n];
+        return Array.isArray(v) ? v.join(',') : v;
+      },
+    });
+    if (!decision.allowed || this.#logAllowed) this.#logDecision(ctx, decision, req);
+    if (!decision.allowed) this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="l7"`);
+    return decision;
+  }
+
+  #logDecision(
+    ctx: InboundContext,
+    d: Decision,
+    req: http.IncomingMessage | http2.Http2ServerRequest | undefined,
+  ): void {
+    this.#logger.info('authz decision', {
+      decision: d.allowed ? 'allow' : 'deny',
+      source: ctx.peerIdentity,
+      sourceAddress: ctx.peerAddress,
+      destination: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
+      workload: `${ctx.instance.namespace}/${ctx.instance.workload}`,
+      port: ctx.port,
+      request: req ? `${req.method} ${req.url}` : undefined,
+      policy: d.policy,
+      rule: d.rule,
+      reason: d.reason,
+    });
+  }
+
+  #upstreamHeaders(
+    ctx: InboundContext,
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    keepTe: boolean,
+  ) {
+    const headers = forwardableHeaders(req.headers, keepTe);
+    headers['x-forwarded-client-cert'] = xfccValue(ctx.instance.spiffeId, ctx.peerIdentity);
+    return headers;
+  }
+
+  #onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const ctx = this.#ctx.get(req.socket);
+    if (!ctx) {
+      res.writeHead(503).end();
+      return;
+    }
+    const decision = this.#decide(ctx, req);
+    if (!decision.allowed) {
+      denyHttp(res, decision);
+      return;
+    }
+    const upstream = http.request({
+      agent: this.#agent,
+      host: ctx.instance.address,
+      port: ctx.port,
+      method: req.method,
+      path: req.url,
+      headers: this.#upstreamHeaders(ctx, req, false),
+    });
+    upstream.on('response', (ures) => {
+      res.writeHead(ures.statusCode ?? 502, forwardableHeaders(ures.headers));
+      ures.pipe(res);
+    });
+    upstream.on('error', (err) => {
+      if (!res.headersSent) {
+        localReply(res, 503, {
+          error: 'upstream unavailable',
+          service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
+          instance: ctx.instance.name,
+          cause: errorMessage(err),
+        });
+      } else res.destroy();
+    });
+    req.pipe(upstream);
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+  }
+
+  #onH2Request(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse): void {
+    const ctx = this.#h2Ctx.get(req.stream.session!);
+    if (!ctx) {
+      res.writeHead(503).end();
+      return;
+    }
+    const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
+    const decision = this.#decide(ctx, req);
+    if (!decision.allowed) {
+      if (isGrpc) {
+        res.stream.respond(
+          {
+            ':status': 200,
+            'content-type': 'application/grpc',
+            'grpc-status': '7',
+            'grpc-message': encodeURIComponent(`access denied: ${decision.reason}`),
+            'x-weft-denied-by': decision.policy ?? 'default-deny',
+          },
+          { endStream: true },
+        );
+      } else denyHttp(res, decision);
+      return;
+    }
+    let session: http2.ClientHttp2Session;
+    const key = `${ctx.instance.address}:${ctx.port}`;
+    const existing = this.#h2Upstreams.get(key);
+    if (existing && !existing.closed && !existing.destroyed) session = existing;
+    else {
+      session = http2.connect(`http://${key}`, { settings: { enablePush: false } });
+      session.on('error', () => undefined);
+      session.on('close', () => {
+        if (this.#h2Upstreams.get(key) === session) this.#h2Upstreams.delete(key);
+      });
+      this.#h2Upstreams.set(key, session);
+    }
+    const upstream = session.request({
+      ...this.#upstreamHeaders(ctx, req, true),
+      ':method': req.method,
+      ':path': req.url,
+      ':authority': String(req.headers[':authority'] ?? key),
+      ':scheme': 'http',
+    });
+    upstream.on('response', (h) => {
+      res.writeHead(Number(h[':status'] ?? 502), forwardableHeaders(h));
+      upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
+      upstream.pipe(res);
+    });
+    upstream.on('error', (err) => {
+      if (!res.headersSent) localReply(res, 503, { error: 'upstream unavailable', cause: errorMessage(err) });
+      else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    });
+    req.pipe(upstream);
+    res.on('close', () => {
+      if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
+    });
+  }
+
+  #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => undefined);
+    const ctx = this.#ctx.get(req.socket);
+    if (!ctx) {
+      socket.destroy();
+      return;
+    }
+    const decision = this.#decide(ctx, req);
+    if (!decision.allowed) {
+      const body = denialBody(decision);
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-weft-denied-by: ${decision.policy ?? 'default-deny'}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
+      return;
+    }
+    const upstream = net.connect({ host: ctx.instance.address, port: ctx.port, noDelay: true });
+    upstream.on('error', () => socket.destroy());
+    const headers = this.#upstreamHeaders(ctx, req, false);
+    let head0 = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    // Upgrade needs its hop-by-hop headers back.
+    headers['connection'] = 'Upgrade';
+    headers['upgrade'] = String(req.headers.upgrade ?? 'websocket');
+    for (const [k, v] of Object.entries(headers)) {
+      for (const one of Array.isArray(v) ? v : [v]) if (one !== undefined) head0 += `${k}: ${one}\r\n`;
+    }
+    upstream.write(head0 + '\r\n');
+    if (head.length > 0) upstream.write(head);
+    splice(socket, upstream);
+  }
+}
+
+function pickInbound(list: InboundPort[] | undefined): InboundPort | undefined {
+  if (!list || list.length === 0) return undefined;
+  return list.find((p) => p.port.protocol !== 'tcp') ?? list[0];
+}
+
+function denialBody(d: Decision): string {
+  return JSON.stringify({
+    error: 'access denied',
+    policy: d.policy ?? null,
+    rule: d.rule ?? null,
+    reason: d.reason,
+  });
+}
+
+function denyHttp(res: http.ServerResponse | http2.Http2ServerResponse, d: Decision): void {
+  localReply(res, 403, JSON.parse(denialBody(d)) as Record<string, unknown>, {
+    'x-weft-denied-by': d.policy ?? 'default-deny',
+  });
+}

@@ -1,0 +1,2 @@
+/** telemetry: metrics. */
+export { ProxyMetrics } from './metrics.ts';
