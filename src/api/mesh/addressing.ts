@@ -9,7 +9,9 @@
  *  - capture listeners:     127.2.0.0/15, one address per (source instance, destination service),
  *                           listening on every port of the service
  * An address is chosen by hashing its key and probing linearly past collisions, in key order, so
- * adding a resource moves nothing else unless it collides.
+ * adding a resource moves nothing else unless it collides. The mesh's trust domain salts the hash,
+ * so two meshes with different trust domains on one machine (tests, a benchmark beside the
+ * quickstart) do not collide; two meshes with the same trust domain on one machine would.
  */
 import { createHash } from 'node:crypto';
 
@@ -32,13 +34,17 @@ function hash32(key: string): number {
  * Assign each key an address in `block`. Skips the block's .0 and .255 host parts to keep
  * addresses unsurprising. Throws if the block is full.
  */
-export function allocateAddresses(keys: readonly string[], block: { base: number; size: number }): Map<string, string> {
+export function allocateAddresses(
+  keys: readonly string[],
+  block: { base: number; size: number },
+  salt = '',
+): Map<string, string> {
   const sorted = [...new Set(keys)].sort();
   if (sorted.length > block.size / 2) throw new Error(`address block too small for ${sorted.length} keys`);
   const used = new Set<number>();
   const out = new Map<string, string>();
   for (const key of sorted) {
-    let slot = hash32(key) % block.size;
+    let slot = hash32(salt ? `${salt}|${key}` : key) % block.size;
     for (;;) {
       const last = slot & 255;
       if (!used.has(slot) && last !== 0 && last !== 255) break;
@@ -74,13 +80,15 @@ export function serviceEnvName(name: string): string {
 export function meshAddresses(
   instances: readonly { namespace: string; instance: string }[],
   services: readonly { namespace: string; name: string }[],
+  trustDomain: string,
 ): { instance: Map<string, string>; capture: Map<string, string> } {
   const instance = allocateAddresses(
     instances.map((i) => instanceKey(i.namespace, i.instance)),
     INSTANCE_BLOCK,
+    trustDomain,
   );
   const captureKeys: string[] = [];
   for (const i of instances) for (const s of services) captureKeys.push(captureKey(i, s));
-  const capture = allocateAddresses(captureKeys, CAPTURE_BLOCK);
+  const capture = allocateAddresses(captureKeys, CAPTURE_BLOCK, trustDomain);
   return { instance, capture };
 }

@@ -155,6 +155,7 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
   const addresses = meshAddresses(
     placements,
     serviceRes.map((s) => ({ namespace: s.metadata.namespace, name: s.metadata.name })),
+    mesh.trustDomain,
   );
 
   const instances: InstanceEntry[] = placements.map((p) => {
