@@ -168,8 +168,10 @@ export function parseManifests(sources: readonly { file: string; text: string }[
       else items = [{ obj: value, base: [] }];
       for (const { obj, base } of items) {
         const { resource, issues } = parseEnvelope(obj);
-        for (const i of issues)
-          diagnostics.push(issueToDiagnostic(i, file, index.lookup([...base, ...i.path], i.at)));
+        for (const i of issues) {
+          const full = { ...i, path: [...base, ...i.path] };
+          diagnostics.push(issueToDiagnostic(full, file, index.lookup(full.path, i.at)));
+        }
         if (!resource) continue;
         const start = index.lookup(base, 'value') ?? { line: 1, column: 1 };
         const key = resourceKey(resource);

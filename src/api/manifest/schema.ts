@@ -376,7 +376,9 @@ export function obj<T>(fields: Record<string, FieldSpec>, o: ObjOpts<T> = {}): S
         else out[name] = r;
       }
       for (const group of o.exactlyOne ?? []) {
-        const present = group.filter((g) => v[g] !== undefined && v[g] !== null);
+        const present = Object.keys(v).filter(
+          (g) => group.includes(g) && v[g] !== undefined && v[g] !== null,
+        );
         if (present.length !== 1) {
           cx.error(
             present.length > 1 ? [...path, present[1]!] : path,
@@ -390,7 +392,9 @@ export function obj<T>(fields: Record<string, FieldSpec>, o: ObjOpts<T> = {}): S
         }
       }
       for (const group of o.atMostOne ?? []) {
-        const present = group.filter((g) => v[g] !== undefined && v[g] !== null);
+        const present = Object.keys(v).filter(
+          (g) => group.includes(g) && v[g] !== undefined && v[g] !== null,
+        );
         if (present.length > 1) {
           cx.error(
             [...path, present[1]!],
