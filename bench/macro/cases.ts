@@ -25,6 +25,41 @@ export interface CpuLayout {
   description: string;
 }
 
+/** The CPU layouts of peer-bench (`--pin`); on a single CPU nothing can be pinned. */
+export function cpuLayout(name: string, ncpu: number): CpuLayout {
+  if (name === 'none' || ncpu < 2) {
+    return {
+      name: 'none',
+      gen: null,
+      a: null,
+      b: null,
+      up: null,
+      description: 'nothing pinned (scheduler decides)',
+    };
+  }
+  if (name === 'split') {
+    return {
+      name: 'split',
+      gen: '0',
+      up: '0',
+      a: '1',
+      b: '1',
+      description: 'cpu0: load generator + upstream; cpu1: proxy A + proxy B',
+    };
+  }
+  if (name === 'nodes') {
+    return {
+      name: 'nodes',
+      gen: '0',
+      a: '0',
+      b: '1',
+      up: '1',
+      description: 'cpu0: load generator + proxy A ("client node"); cpu1: proxy B + upstream ("server node")',
+    };
+  }
+  throw new Error(`--pin must be nodes, split or none (got ${name})`);
+}
+
 export interface CaseContext {
   repoRoot: string;
   /** bench/work: certs, rendered configs, logs, binaries. */
@@ -77,18 +112,32 @@ export function renderTemplate(text: string, vars: Record<string, string | numbe
 function render(ctx: CaseContext, file: string): string {
   const text = readFileSync(join(ctx.peersDir, file), 'utf8');
   const out = join(ctx.workDir, file);
-  writeFileSync(out, renderTemplate(text, { A_PORT: ctx.ports.a, B_PORT: ctx.ports.b, UP_PORT: ctx.ports.up }));
+  writeFileSync(
+    out,
+    renderTemplate(text, { A_PORT: ctx.ports.a, B_PORT: ctx.ports.b, UP_PORT: ctx.ports.up }),
+  );
   return out;
 }
 
 /** One GET; resolves with the status code or an error message. Bounded by `timeoutMs`. */
 export function probe(host: string, port: number, timeoutMs = 1000): Promise<number | string> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/', method: 'GET', agent: false, timeout: timeoutMs, headers: { host: 'upstream.mesh.local' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', (e) => resolve(e.message));
-    });
+    const req = request(
+      {
+        host,
+        port,
+        path: '/',
+        method: 'GET',
+        agent: false,
+        timeout: timeoutMs,
+        headers: { host: 'upstream.mesh.local' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', (e) => resolve(e.message));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (e) => resolve(e.message));
     req.end();
@@ -96,7 +145,12 @@ export function probe(host: string, port: number, timeoutMs = 1000): Promise<num
 }
 
 /** Polls until GET returns 200 or `deadlineMs` passes; throws with the last answer. */
-export async function waitForHttp(host: string, port: number, deadlineMs: number, alive: () => boolean = () => true): Promise<void> {
+export async function waitForHttp(
+  host: string,
+  port: number,
+  deadlineMs: number,
+  alive: () => boolean = () => true,
+): Promise<void> {
   const end = Date.now() + deadlineMs;
   let last: number | string = 'no attempt';
   while (Date.now() < end) {
@@ -113,7 +167,8 @@ export const directCase: BenchCase = {
   kind: 'baseline',
   description: 'load generator → upstream, no proxy (the baseline)',
   available: () => Promise.resolve(true),
-  start: (ctx) => Promise.resolve({ targetHost: '127.0.0.1', targetPort: ctx.ports.up, pids: [], pidLabels: [] }),
+  start: (ctx) =>
+    Promise.resolve({ targetHost: '127.0.0.1', targetPort: ctx.ports.up, pids: [], pidLabels: [] }),
   stop: () => Promise.resolve(),
 };
 
@@ -150,15 +205,25 @@ function peerCase(o: {
     name: o.name,
     kind: 'peer',
     description: o.description,
-    available: () => Promise.resolve(hasCommand(o.needs) ? true : `${o.needs} is not installed (bash bench/peers/install.sh)`),
+    available: () =>
+      Promise.resolve(
+        hasCommand(o.needs) ? true : `${o.needs} is not installed (bash bench/peers/install.sh)`,
+      ),
     async start(ctx) {
       procs = ctx.procs;
       const b = launch(ctx, 'b', o.b(ctx));
       started = [b];
       const a = launch(ctx, 'a', o.a(ctx));
       started.push(a);
-      await waitForHttp('127.0.0.1', ctx.ports.a, 10_000, () => started.every((s) => isAlive(s.pid) && procs!.started.has(s.pid)));
-      return { targetHost: '127.0.0.1', targetPort: ctx.ports.a, pids: [a.pid, b.pid], pidLabels: ['A', 'B'] };
+      await waitForHttp('127.0.0.1', ctx.ports.a, 10_000, () =>
+        started.every((s) => isAlive(s.pid) && procs!.started.has(s.pid)),
+      );
+      return {
+        targetHost: '127.0.0.1',
+        targetPort: ctx.ports.a,
+        pids: [a.pid, b.pid],
+        pidLabels: ['A', 'B'],
+      };
     },
     async stop() {
       const p = procs;
@@ -169,27 +234,45 @@ function peerCase(o: {
   };
 }
 
-const nginx = (role: 'a' | 'b') => (ctx: CaseContext): Launch => ({
-  cmd: 'nginx',
-  args: ['-p', join(ctx.workDir, `nginx-${role}`) + '/', '-c', join(ctx.workDir, `nginx-${role}.conf`), '-e', 'stderr'],
-  files: [`nginx-${role}.conf`],
-  dirs: [`nginx-${role}`],
-});
-const caddy = (role: 'a' | 'b') => (ctx: CaseContext): Launch => {
-  const home = join(ctx.workDir, 'caddy');
-  return {
-    cmd: 'caddy',
-    args: ['run', '--config', `Caddyfile-${role}`, '--adapter', 'caddyfile'],
-    env: { HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, GOMAXPROCS: '1' },
-    files: [`Caddyfile-${role}`],
-    dirs: ['caddy'],
+const nginx =
+  (role: 'a' | 'b') =>
+  (ctx: CaseContext): Launch => ({
+    cmd: 'nginx',
+    args: [
+      '-p',
+      join(ctx.workDir, `nginx-${role}`) + '/',
+      '-c',
+      join(ctx.workDir, `nginx-${role}.conf`),
+      '-e',
+      'stderr',
+    ],
+    files: [`nginx-${role}.conf`],
+    dirs: [`nginx-${role}`],
+  });
+const caddy =
+  (role: 'a' | 'b') =>
+  (ctx: CaseContext): Launch => {
+    const home = join(ctx.workDir, 'caddy');
+    return {
+      cmd: 'caddy',
+      args: ['run', '--config', `Caddyfile-${role}`, '--adapter', 'caddyfile'],
+      env: { HOME: home, XDG_DATA_HOME: home, XDG_CONFIG_HOME: home, GOMAXPROCS: '1' },
+      files: [`Caddyfile-${role}`],
+      dirs: ['caddy'],
+    };
   };
-};
-const nodeProxy = (script: string, role: 'a' | 'b') => (ctx: CaseContext): Launch => ({
-  cmd: ctx.nodeBin,
-  args: [join(ctx.peersDir, script), role],
-  env: { A_PORT: String(ctx.ports.a), B_PORT: String(ctx.ports.b), UP_PORT: String(ctx.ports.up), CERTS: join(ctx.workDir, 'certs') },
-});
+const nodeProxy =
+  (script: string, role: 'a' | 'b') =>
+  (ctx: CaseContext): Launch => ({
+    cmd: ctx.nodeBin,
+    args: [join(ctx.peersDir, script), role],
+    env: {
+      A_PORT: String(ctx.ports.a),
+      B_PORT: String(ctx.ports.b),
+      UP_PORT: String(ctx.ports.up),
+      CERTS: join(ctx.workDir, 'certs'),
+    },
+  });
 
 export const peerCases: BenchCase[] = [
   peerCase({
@@ -206,8 +289,20 @@ export const peerCases: BenchCase[] = [
     a: () => ({ cmd: 'haproxy', args: ['-db', '-f', 'haproxy-a.cfg'], files: ['haproxy-a.cfg'] }),
     b: () => ({ cmd: 'haproxy', args: ['-db', '-f', 'haproxy-b.cfg'], files: ['haproxy-b.cfg'] }),
   }),
-  peerCase({ name: 'nginx', description: 'nginx proxy_pass with upstream keepalive (L7 peer)', needs: 'nginx', a: nginx('a'), b: nginx('b') }),
-  peerCase({ name: 'caddy', description: 'Caddy reverse_proxy, GOMAXPROCS=1 (L7 peer)', needs: 'caddy', a: caddy('a'), b: caddy('b') }),
+  peerCase({
+    name: 'nginx',
+    description: 'nginx proxy_pass with upstream keepalive (L7 peer)',
+    needs: 'nginx',
+    a: nginx('a'),
+    b: nginx('b'),
+  }),
+  peerCase({
+    name: 'caddy',
+    description: 'Caddy reverse_proxy, GOMAXPROCS=1 (L7 peer)',
+    needs: 'caddy',
+    a: caddy('a'),
+    b: caddy('b'),
+  }),
   peerCase({
     name: 'node-l4',
     description: 'naive Node.js L4: net server piped into tls.connect per connection',

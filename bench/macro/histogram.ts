@@ -12,7 +12,8 @@ const SUB = 1 << SUB_BITS;
 
 /** Index of the bucket holding non-negative integer `v` (same formula as olgen.c's bucket_of). */
 export function bucketOf(v: number): number {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`histogram values are non-negative integers, got ${v}`);
+  if (!Number.isInteger(v) || v < 0)
+    throw new RangeError(`histogram values are non-negative integers, got ${v}`);
   if (v < 2 * SUB) return v;
   if (v < 2 ** 32) {
     const e32 = 31 - Math.clz32(v) - SUB_BITS;
@@ -79,7 +80,11 @@ export class Histogram {
   }
 
   /** Rebuilds a histogram from olgen's JSON form (`buckets: [[index, count], ...]`). */
-  static fromBuckets(h: { buckets: readonly (readonly [number, number])[]; min: number; max: number }): Histogram {
+  static fromBuckets(h: {
+    buckets: readonly (readonly [number, number])[];
+    min: number;
+    max: number;
+  }): Histogram {
     const out = new Histogram();
     for (const [i, c] of h.buckets) {
       if (!Number.isInteger(i) || i < 0 || !Number.isInteger(c) || c < 0) {

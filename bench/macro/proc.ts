@@ -41,10 +41,21 @@ export class ProcessSet {
    * "0", "1", "0-1"; null = not pinned). Own process group (detached) so a terminal Ctrl-C reaches
    * only the harness, which then stops everything in order.
    */
-  start(name: string, cmd: string, args: readonly string[], o: { cwd: string; logFile: string; cpus: string | null; env?: NodeJS.ProcessEnv }): Started {
+  start(
+    name: string,
+    cmd: string,
+    args: readonly string[],
+    o: { cwd: string; logFile: string; cpus: string | null; env?: NodeJS.ProcessEnv },
+  ): Started {
     const fd = openSync(o.logFile, 'a');
-    const [file, argv] = o.cpus !== null && TASKSET ? ['taskset', ['-c', o.cpus, cmd, ...args]] : [cmd, [...args]];
-    const child = spawn(file, argv, { cwd: o.cwd, stdio: ['ignore', fd, fd], detached: true, env: o.env ?? process.env });
+    const [file, argv] =
+      o.cpus !== null && TASKSET ? ['taskset', ['-c', o.cpus, cmd, ...args]] : [cmd, [...args]];
+    const child = spawn(file, argv, {
+      cwd: o.cwd,
+      stdio: ['ignore', fd, fd],
+      detached: true,
+      env: o.env ?? process.env,
+    });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
     const exited = new Promise<number | null>((resolve) => {
@@ -107,7 +118,10 @@ export function parseStat(text: string): StatLine | null {
   const close = text.lastIndexOf(')');
   if (close < 0) return null;
   const pid = Number(text.slice(0, text.indexOf(' ')));
-  const f = text.slice(close + 2).trim().split(/\s+/);
+  const f = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // after "(comm) ": state=0, ppid=1, ..., utime=11, stime=12
   const ppid = Number(f[1]);
   const ticks = Number(f[11]) + Number(f[12]);

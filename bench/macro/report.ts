@@ -19,22 +19,34 @@ export interface ReportMeta {
   baseline: string;
 }
 
-const f0 = (x: number | null | undefined): string => (x == null || !Number.isFinite(x) ? 'n/a' : Math.round(x).toLocaleString('en-US'));
-const f2 = (x: number | null | undefined): string => (x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(2));
-const signed = (x: number | null | undefined): string => (x == null || !Number.isFinite(x) ? 'n/a' : (x >= 0 ? '+' : '−') + f0(Math.abs(x)));
-const times = (x: number | null | undefined): string => (x == null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`);
-/** `median (min–max)`, or just the median when there was one round. */
+const f0 = (x: number | null | undefined): string =>
+  x == null || !Number.isFinite(x) ? 'n/a' : Math.round(x).toLocaleString('en-US');
+const f2 = (x: number | null | undefined): string =>
+  x == null || !Number.isFinite(x) ? 'n/a' : x.toFixed(2);
+const signed = (x: number | null | undefined): string =>
+  x == null || !Number.isFinite(x) ? 'n/a' : (x >= 0 ? '+' : '−') + f0(Math.abs(x));
+const times = (x: number | null | undefined): string =>
+  x == null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`;
+/** `median (min–max)`, or just the median when there was one round or the range is empty. */
 export function fmtSpread(s: Spread | null | undefined, fmt: (x: number) => string = f0): string {
   if (!s) return 'n/a';
-  return s.n > 1 ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : fmt(s.median);
+  const lo = fmt(s.min);
+  const hi = fmt(s.max);
+  return s.n > 1 && lo !== hi ? `${fmt(s.median)} (${lo}–${hi})` : fmt(s.median);
 }
 
 function rateLabel(test: string): string {
-  return test.startsWith('rate') ? `${Number(test.slice(4)).toLocaleString('en-US')} req/s` : test === 'max' ? 'closed-loop max' : test;
+  return test.startsWith('rate')
+    ? `${Number(test.slice(4)).toLocaleString('en-US')} req/s`
+    : test === 'max'
+      ? 'closed-loop max'
+      : test;
 }
 
 function openTests(summaries: readonly CaseSummary[]): string[] {
-  return [...new Set(summaries.flatMap((s) => Object.keys(s.tests)))].filter((t) => t.startsWith('rate')).sort(testOrder);
+  return [...new Set(summaries.flatMap((s) => Object.keys(s.tests)))]
+    .filter((t) => t.startsWith('rate'))
+    .sort(testOrder);
 }
 
 function rssCell(s: CaseSummary): string {
@@ -69,7 +81,9 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
   const out: string[] = [];
   out.push(`# Data-path benchmark ${meta.date} (${meta.gitSha})`, '');
   out.push(`Command: \`${meta.command}\``, '');
-  out.push(`Machine: ${meta.machine}. Pinning: ${meta.pinning}. Rounds: ${meta.rounds} (cases interleaved within each round).`);
+  out.push(
+    `Machine: ${meta.machine}. Pinning: ${meta.pinning}. Rounds: ${meta.rounds} (cases interleaved within each round).`,
+  );
   out.push(
     'Values are medians over rounds, with (min–max) when there was more than one round. Latency is measured by the open-loop ' +
       'generator from each request\'s intended send time (no coordinated omission), in µs. "added" = case median − ' +
@@ -82,12 +96,16 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
   out.push('## Summary', '', headlineTable(summaries, meta.baseline), '');
   for (const t of openTests(summaries)) {
     out.push(`## Open loop, ${rateLabel(t)}`, '');
-    out.push('| case | p50 | p90 | p99 | p99.9 | max | added p50 (×) | added p90 (×) | added p99 (×) | added p99.9 (×) | achieved req/s | proxy CPU-s / 10k | errors / non-2xx / unfinished |');
+    out.push(
+      '| case | p50 | p90 | p99 | p99.9 | max | added p50 (×) | added p90 (×) | added p99 (×) | added p99.9 (×) | achieved req/s | proxy CPU-s / 10k | errors / non-2xx / unfinished |',
+    );
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of summaries) {
       const ts = s.tests[t];
       if (!ts) continue;
-      const add = PERCENTILES.map((p) => (ts.added ? `${signed(ts.added[p].us)} (${times(ts.added[p].ratio)})` : '–'));
+      const add = PERCENTILES.map((p) =>
+        ts.added ? `${signed(ts.added[p].us)} (${times(ts.added[p].ratio)})` : '–',
+      );
       out.push(
         `| ${s.case} | ${PERCENTILES.map((p) => fmtSpread(ts.latency[p])).join(' | ')} | ${fmtSpread(ts.latency.max)} | ${add.join(' | ')} | ` +
           `${fmtSpread(ts.achievedRps)} | ${s.case === meta.baseline ? '–' : fmtSpread(ts.cpuPer10k, f2)} | ${ts.errors} / ${ts.non2xx} / ${ts.unfinished} |`,
@@ -97,7 +115,9 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
   }
   if (summaries.some((s) => s.tests.max)) {
     out.push('## Closed loop (maximum throughput)', '');
-    out.push('| case | req/s | × baseline | p50 µs | p99 µs | proxy CPU-s / 10k | upstream CPU-s / 10k | generator CPU-s | peak RSS MB per proxy | errors / non-2xx |');
+    out.push(
+      '| case | req/s | × baseline | p50 µs | p99 µs | proxy CPU-s / 10k | upstream CPU-s / 10k | generator CPU-s | peak RSS MB per proxy | errors / non-2xx |',
+    );
     out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const s of summaries) {
       const ts = s.tests.max;
@@ -117,7 +137,18 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
   return out.join('\n');
 }
 
-const COLOURS = ['#222222', '#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
+const COLOURS = [
+  '#222222',
+  '#1f77b4',
+  '#ff7f0e',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#bcbd22',
+];
 
 export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -136,30 +167,43 @@ export function latencySvg(summaries: readonly CaseSummary[], title: string): st
   const plotW = 620;
   const plotH = PH - 70;
   const H = top + Math.max(1, tests.length) * PH + 20;
-  const all = summaries.flatMap((s) => Object.values(s.tests).flatMap((t) => PERCENTILES.map((p) => t.latency[p]?.median ?? Number.NaN)));
+  const all = summaries.flatMap((s) =>
+    Object.values(s.tests).flatMap((t) => PERCENTILES.map((p) => t.latency[p]?.median ?? Number.NaN)),
+  );
   const finite = all.filter((v) => Number.isFinite(v) && v > 0);
   const lo = Math.pow(10, Math.floor(Math.log10(finite.length ? Math.min(...finite) : 10)));
   const hi = Math.pow(10, Math.ceil(Math.log10(finite.length ? Math.max(...finite) : 1000)));
   const decades = Math.max(1, Math.round(Math.log10(hi / lo)));
-  const y = (v: number, y0: number): number => y0 + plotH - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / decades) * plotH;
+  const y = (v: number, y0: number): number =>
+    y0 + plotH - ((Math.log10(Math.max(v, lo)) - Math.log10(lo)) / decades) * plotH;
   const x = (i: number): number => left + 30 + (i * (plotW - 60)) / (PERCENTILES.length - 1);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16">${escapeXml(title)}</text>`);
   tests.forEach((t, ti) => {
     const y0 = top + ti * PH;
     parts.push(`<g>`);
-    parts.push(`<text x="${left}" y="${y0 - 8}" font-size="13" font-weight="bold">${escapeXml(rateLabel(t))} — latency percentiles (µs, log scale)</text>`);
-    parts.push(`<rect x="${left}" y="${y0}" width="${plotW}" height="${plotH}" fill="none" stroke="#999999"/>`);
+    parts.push(
+      `<text x="${left}" y="${y0 - 8}" font-size="13" font-weight="bold">${escapeXml(rateLabel(t))} — latency percentiles (µs, log scale)</text>`,
+    );
+    parts.push(
+      `<rect x="${left}" y="${y0}" width="${plotW}" height="${plotH}" fill="none" stroke="#999999"/>`,
+    );
     for (let d = 0; d <= decades; d++) {
       const v = lo * Math.pow(10, d);
       const yy = y(v, y0).toFixed(1);
       parts.push(`<line x1="${left}" y1="${yy}" x2="${left + plotW}" y2="${yy}" stroke="#e0e0e0"/>`);
-      parts.push(`<text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${escapeXml(f0(v))}</text>`);
+      parts.push(
+        `<text x="${left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle">${escapeXml(f0(v))}</text>`,
+      );
     }
     PERCENTILES.forEach((p, i) => {
-      parts.push(`<text x="${x(i).toFixed(1)}" y="${y0 + plotH + 16}" text-anchor="middle">${p === 'p999' ? 'p99.9' : p}</text>`);
+      parts.push(
+        `<text x="${x(i).toFixed(1)}" y="${y0 + plotH + 16}" text-anchor="middle">${p === 'p999' ? 'p99.9' : p}</text>`,
+      );
     });
     summaries.forEach((s, si) => {
       const ts = s.tests[t];
@@ -173,16 +217,24 @@ export function latencySvg(summaries: readonly CaseSummary[], title: string): st
         `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.map(([px, v]) => `${px.toFixed(1)},${y(v, y0).toFixed(1)}`).join(' ')}"/>`,
       );
       for (const [px, v] of pts) {
-        parts.push(`<circle cx="${px.toFixed(1)}" cy="${y(v, y0).toFixed(1)}" r="3" fill="${colour}"><title>${escapeXml(`${s.case} ${f0(v)} µs`)}</title></circle>`);
+        parts.push(
+          `<circle cx="${px.toFixed(1)}" cy="${y(v, y0).toFixed(1)}" r="3" fill="${colour}"><title>${escapeXml(`${s.case} ${f0(v)} µs`)}</title></circle>`,
+        );
       }
     });
     summaries.forEach((s, si) => {
       const ly = y0 + 10 + si * 18;
       const colour = COLOURS[si % COLOURS.length]!;
       const ts = s.tests[t];
-      parts.push(`<line x1="${left + plotW + 20}" y1="${ly}" x2="${left + plotW + 40}" y2="${ly}" stroke="${colour}" stroke-width="2"/>`);
-      const label = ts ? `${s.case}: p50 ${f0(ts.latency.p50?.median)} / p99 ${f0(ts.latency.p99?.median)}` : `${s.case}: –`;
-      parts.push(`<text x="${left + plotW + 46}" y="${ly}" dominant-baseline="middle">${escapeXml(label)}</text>`);
+      parts.push(
+        `<line x1="${left + plotW + 20}" y1="${ly}" x2="${left + plotW + 40}" y2="${ly}" stroke="${colour}" stroke-width="2"/>`,
+      );
+      const label = ts
+        ? `${s.case}: p50 ${f0(ts.latency.p50?.median)} / p99 ${f0(ts.latency.p99?.median)}`
+        : `${s.case}: –`;
+      parts.push(
+        `<text x="${left + plotW + 46}" y="${ly}" dominant-baseline="middle">${escapeXml(label)}</text>`,
+      );
     });
     parts.push(`</g>`);
   });

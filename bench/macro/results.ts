@@ -77,19 +77,24 @@ export function parseOlgenOutput(text: string): OlgenOutput {
   try {
     v = JSON.parse(line);
   } catch (err) {
-    throw new Error(`olgen printed no JSON (${(err as Error).message}): ${line.slice(0, 200)}`, { cause: err });
+    throw new Error(`olgen printed no JSON (${(err as Error).message}): ${line.slice(0, 200)}`, {
+      cause: err,
+    });
   }
   if (typeof v !== 'object' || v === null) throw new Error('olgen output is not an object');
   const o = v as Record<string, unknown>;
   if (o.mode !== 'open' && o.mode !== 'closed') throw new Error(`olgen output: bad mode ${String(o.mode)}`);
   if (typeof o.host !== 'string') throw new Error('olgen output: host missing');
   for (const k of NUMERIC_FIELDS) {
-    if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw new Error(`olgen output: ${k} is not a number`);
+    if (typeof o[k] !== 'number' || !Number.isFinite(o[k]))
+      throw new Error(`olgen output: ${k} is not a number`);
   }
   for (const k of ['lat', 'svc'] as const) {
     const h = o[k] as Record<string, unknown> | undefined;
-    if (!h || h.unit !== 'ns' || !Array.isArray(h.buckets)) throw new Error(`olgen output: ${k} histogram missing`);
-    if (h.subBucketBits !== 7) throw new Error(`olgen output: ${k} uses ${String(h.subBucketBits)} sub-bucket bits, expected 7`);
+    if (!h || h.unit !== 'ns' || !Array.isArray(h.buckets))
+      throw new Error(`olgen output: ${k} histogram missing`);
+    if (h.subBucketBits !== 7)
+      throw new Error(`olgen output: ${k} uses ${String(h.subBucketBits)} sub-bucket bits, expected 7`);
     for (const b of h.buckets as unknown[]) {
       if (!Array.isArray(b) || b.length !== 2 || !b.every((x) => Number.isInteger(x) && (x as number) >= 0)) {
         throw new Error(`olgen output: bad ${k} bucket ${JSON.stringify(b)}`);
@@ -158,7 +163,8 @@ export interface CaseSummary {
 
 function summarizeTest(rs: readonly RunRecord[]): TestSummary {
   const stats = rs.map((r) => latencyStats(r.load.lat));
-  const pick = (k: PercentileName | 'max'): Spread | null => spread(stats.filter((s) => s.count > 0).map((s) => s[k]));
+  const pick = (k: PercentileName | 'max'): Spread | null =>
+    spread(stats.filter((s) => s.count > 0).map((s) => s[k]));
   const sum = (xs: Record<string, number>): number => Object.values(xs).reduce((a, b) => a + b, 0);
   return {
     test: rs[0]?.test ?? '',
@@ -168,7 +174,11 @@ function summarizeTest(rs: readonly RunRecord[]): TestSummary {
     cpuPer10k: Object.keys(rs[0]?.cpuS.proxies ?? {}).length
       ? spread(rs.map((r) => cpuPer10k(sum(r.cpuS.proxies), r.load.completed) ?? Number.NaN))
       : null,
-    upstreamCpuPer10k: spread(rs.map((r) => (r.cpuS.upstream == null ? Number.NaN : (cpuPer10k(r.cpuS.upstream, r.load.completed) ?? Number.NaN)))),
+    upstreamCpuPer10k: spread(
+      rs.map((r) =>
+        r.cpuS.upstream == null ? Number.NaN : (cpuPer10k(r.cpuS.upstream, r.load.completed) ?? Number.NaN),
+      ),
+    ),
     genCpuS: spread(rs.map((r) => r.load.gen_cpu_s)),
     errors: rs.reduce((a, r) => a + r.load.errors, 0),
     non2xx: rs.reduce((a, r) => a + r.load.non2xx, 0),
@@ -196,7 +206,9 @@ export function summarize(records: readonly RunRecord[], baseline = 'direct'): C
     const rss: Record<string, Spread> = {};
     const rounds = [...new Set(mine.map((r) => r.round))];
     for (const proxy of [...new Set(mine.flatMap((r) => Object.keys(r.rssPeakKb)))]) {
-      const perRound = rounds.map((rd) => Math.max(0, ...mine.filter((r) => r.round === rd).map((r) => r.rssPeakKb[proxy] ?? 0)) / 1024);
+      const perRound = rounds.map(
+        (rd) => Math.max(0, ...mine.filter((r) => r.round === rd).map((r) => r.rssPeakKb[proxy] ?? 0)) / 1024,
+      );
       const s = spread(perRound.filter((v) => v > 0));
       if (s) rss[proxy] = s;
     }
@@ -213,7 +225,10 @@ export function summarize(records: readonly RunRecord[], baseline = 'direct'): C
         const added = {} as Record<PercentileName, { us: number | null; ratio: number | null }>;
         for (const p of PERCENTILES) {
           const d = delta(ts.latency[p]?.median, bt.latency[p]?.median);
-          added[p] = { us: d == null ? null : Math.round(d * 10) / 10, ratio: ratio(ts.latency[p]?.median, bt.latency[p]?.median) };
+          added[p] = {
+            us: d == null ? null : Math.round(d * 10) / 10,
+            ratio: ratio(ts.latency[p]?.median, bt.latency[p]?.median),
+          };
         }
         ts.added = added;
       }

@@ -15,7 +15,17 @@ import { createServer } from 'node:net';
 import { cpus, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { directCase, hasCommand, peerCases, waitForHttp, type BenchCase, type CaseContext, type CaseHandle, type CpuLayout } from './cases.ts';
+import {
+  cpuLayout,
+  directCase,
+  hasCommand,
+  peerCases,
+  waitForHttp,
+  type BenchCase,
+  type CaseContext,
+  type CaseHandle,
+  type CpuLayout,
+} from './cases.ts';
 import { cpuSecondsOfTrees, ProcessSet, RssSampler, tasksetAvailable } from './proc.ts';
 import { markdownReport, latencySvg, type ReportMeta } from './report.ts';
 import { parseOlgenOutput, summarize, type OlgenOutput, type RunRecord } from './results.ts';
@@ -28,19 +38,6 @@ const BIN = join(WORK, 'bin');
 const RESULTS = join(ROOT, 'bench', 'results');
 const PORTS = { a: 15001, b: 15443, up: 18080 };
 const ALL_CASES: BenchCase[] = [directCase, ...peerCases, ...weftCases];
-
-export function cpuLayout(name: string, ncpu: number): CpuLayout {
-  if (name === 'none' || ncpu < 2) {
-    return { name: 'none', gen: null, a: null, b: null, up: null, description: 'nothing pinned (scheduler decides)' };
-  }
-  if (name === 'split') {
-    return { name: 'split', gen: '0', up: '0', a: '1', b: '1', description: 'cpu0: load generator + upstream; cpu1: proxy A + proxy B' };
-  }
-  if (name === 'nodes') {
-    return { name: 'nodes', gen: '0', a: '0', b: '1', up: '1', description: 'cpu0: load generator + proxy A ("client node"); cpu1: proxy B + upstream ("server node")' };
-  }
-  throw new Error(`--pin must be nodes, split or none (got ${name})`);
-}
 
 const log = (msg: string): void => {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -78,7 +75,8 @@ let currentLoad: ChildProcess | undefined;
 /** Runs olgen pinned to the generator CPU; bounded by its own deadline plus a hard timeout here. */
 function runOlgen(args: string[], pins: CpuLayout, boundS: number): Promise<OlgenOutput> {
   const olgen = join(BIN, 'olgen');
-  const [file, argv] = pins.gen !== null && tasksetAvailable() ? ['taskset', ['-c', pins.gen, olgen, ...args]] : [olgen, args];
+  const [file, argv] =
+    pins.gen !== null && tasksetAvailable() ? ['taskset', ['-c', pins.gen, olgen, ...args]] : [olgen, args];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     currentLoad = child;
@@ -140,7 +138,12 @@ async function measure(
     sampler.stop();
   }
   const wallS = (Date.now() - t0) / 1000;
-  const proxies = Object.fromEntries(Object.entries(roots).map(([k, pid]) => [k, Math.round((cpuSecondsOfTrees([pid]) - cpu0[k]!) * 100) / 100]));
+  const proxies = Object.fromEntries(
+    Object.entries(roots).map(([k, pid]) => [
+      k,
+      Math.round((cpuSecondsOfTrees([pid]) - cpu0[k]!) * 100) / 100,
+    ]),
+  );
   const upstream = Math.round((cpuSecondsOfTrees([upstreamPid]) - up0) * 100) / 100;
   return {
     round,
@@ -197,11 +200,16 @@ async function main(): Promise<number> {
     maxConns: Math.round(num(values['max-conns'], 64, 'max-conns')),
   };
   const pins = cpuLayout(values.pin ?? 'nodes', cpus().length);
-  if (pins.name !== 'none' && !tasksetAvailable()) throw new Error('taskset (util-linux) is needed for --pin nodes|split; use --pin none');
+  if (pins.name !== 'none' && !tasksetAvailable())
+    throw new Error('taskset (util-linux) is needed for --pin nodes|split; use --pin none');
   const wanted = values.cases ? values.cases.split(',').map((s) => s.trim()) : ALL_CASES.map((c) => c.name);
-  for (const w of wanted) if (!ALL_CASES.some((c) => c.name === w)) throw new Error(`unknown case ${w} (known: ${ALL_CASES.map((c) => c.name).join(', ')})`);
-  if (process.platform !== 'linux') throw new Error('the data-path benchmark reads /proc and uses epoll: Linux only');
-  for (const t of ['gcc', 'openssl']) if (!hasCommand(t)) throw new Error(`${t} is needed (bash bench/peers/install.sh)`);
+  for (const w of wanted)
+    if (!ALL_CASES.some((c) => c.name === w))
+      throw new Error(`unknown case ${w} (known: ${ALL_CASES.map((c) => c.name).join(', ')})`);
+  if (process.platform !== 'linux')
+    throw new Error('the data-path benchmark reads /proc and uses epoll: Linux only');
+  for (const t of ['gcc', 'openssl'])
+    if (!hasCommand(t)) throw new Error(`${t} is needed (bash bench/peers/install.sh)`);
 
   const procs = new ProcessSet();
   let stopping = false;
@@ -216,17 +224,33 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   build();
-  for (const p of Object.values(PORTS)) if (!(await portFree(p))) throw new Error(`port 127.0.0.1:${p} is in use; stop what uses it`);
+  for (const p of Object.values(PORTS))
+    if (!(await portFree(p))) throw new Error(`port 127.0.0.1:${p} is in use; stop what uses it`);
   mkdirSync(join(WORK, 'logs'), { recursive: true });
   rmSync(join(WORK, 'certs'), { recursive: true, force: true });
   execFileSync('bash', [join(ROOT, 'bench', 'peers', 'certs.sh'), join(WORK, 'certs')], { stdio: 'inherit' });
 
-  const ctx: CaseContext = { repoRoot: ROOT, workDir: WORK, peersDir: join(ROOT, 'bench', 'peers'), binDir: BIN, ports: PORTS, pins, procs, nodeBin: process.execPath, log };
-  const upstream = procs.start('upstream', join(BIN, 'upstream'), ['-a', '127.0.0.1', '-p', String(PORTS.up)], {
-    cwd: WORK,
-    logFile: join(WORK, 'logs', 'upstream.log'),
-    cpus: pins.up,
-  });
+  const ctx: CaseContext = {
+    repoRoot: ROOT,
+    workDir: WORK,
+    peersDir: join(ROOT, 'bench', 'peers'),
+    binDir: BIN,
+    ports: PORTS,
+    pins,
+    procs,
+    nodeBin: process.execPath,
+    log,
+  };
+  const upstream = procs.start(
+    'upstream',
+    join(BIN, 'upstream'),
+    ['-a', '127.0.0.1', '-p', String(PORTS.up)],
+    {
+      cwd: WORK,
+      logFile: join(WORK, 'logs', 'upstream.log'),
+      cpus: pins.up,
+    },
+  );
   const records: (RunRecord & { series?: unknown })[] = [];
   const skipped: { case: string; reason: string }[] = [];
   const soakNotes: string[] = [];
@@ -261,20 +285,70 @@ async function main(): Promise<number> {
       try {
         const up = h.upstreamPid ?? upstream.pid;
         const common = ['-c', String(plan.conns)];
-        await runOlgen(['-h', h.targetHost, '-p', String(h.targetPort), '-r', '2000', ...common, '-d', String(plan.caseWarmS)], pins, plan.caseWarmS);
+        await runOlgen(
+          [
+            '-h',
+            h.targetHost,
+            '-p',
+            String(h.targetPort),
+            '-r',
+            '2000',
+            ...common,
+            '-d',
+            String(plan.caseWarmS),
+          ],
+          pins,
+          plan.caseWarmS,
+        );
         if (values.soak) {
-          const r = await measure(round, c, h, up, 'soak', ['-r', '2000', ...common, '-d', '600', '-w', '1'], 601, pins, 10_000, true);
+          const r = await measure(
+            round,
+            c,
+            h,
+            up,
+            'soak',
+            ['-r', '2000', ...common, '-d', '600', '-w', '1'],
+            601,
+            pins,
+            10_000,
+            true,
+          );
           records.push(r);
           for (const label of h.pidLabels) {
             const g = growth((r.series ?? []).map((s) => ({ tS: s.tS, value: (s.kb[label] ?? 0) / 1024 })));
-            if (g) soakNotes.push(`${c.name} ${label}: RSS ${g.first.toFixed(1)} → ${g.last.toFixed(1)} MB over 10 min (${g.delta >= 0 ? '+' : ''}${g.delta.toFixed(1)} MB, trend ${g.slopePerMin.toFixed(2)} MB/min)`);
+            if (g)
+              soakNotes.push(
+                `${c.name} ${label}: RSS ${g.first.toFixed(1)} → ${g.last.toFixed(1)} MB over 10 min (${g.delta >= 0 ? '+' : ''}${g.delta.toFixed(1)} MB, trend ${g.slopePerMin.toFixed(2)} MB/min)`,
+              );
           }
           return;
         }
         for (const rate of plan.rates) {
-          records.push(await measure(round, c, h, up, `rate${rate}`, ['-r', String(rate), ...common, '-d', String(plan.durationS), '-w', String(plan.warmupS)], plan.durationS + plan.warmupS, pins));
+          records.push(
+            await measure(
+              round,
+              c,
+              h,
+              up,
+              `rate${rate}`,
+              ['-r', String(rate), ...common, '-d', String(plan.durationS), '-w', String(plan.warmupS)],
+              plan.durationS + plan.warmupS,
+              pins,
+            ),
+          );
         }
-        records.push(await measure(round, c, h, up, 'max', ['-m', '-c', String(plan.maxConns), '-d', String(plan.maxDurationS), '-w', String(plan.warmupS)], plan.maxDurationS + plan.warmupS, pins));
+        records.push(
+          await measure(
+            round,
+            c,
+            h,
+            up,
+            'max',
+            ['-m', '-c', String(plan.maxConns), '-d', String(plan.maxDurationS), '-w', String(plan.warmupS)],
+            plan.maxDurationS + plan.warmupS,
+            pins,
+          ),
+        );
       } catch (err) {
         log(`${c.name}: run failed: ${(err as Error).message}`);
         skipped.push({ case: c.name, reason: `run failed in round ${round}: ${(err as Error).message}` });
@@ -294,9 +368,16 @@ async function main(): Promise<number> {
   if (stopping) return 130;
 
   const sha = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || 'nogit';
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const peerVersions = [
-    hasCommand('haproxy') ? sh('haproxy', ['-v']).split('\n')[0]!.replace(/ - https.*$/, '') : '',
+    hasCommand('haproxy')
+      ? sh('haproxy', ['-v'])
+          .split('\n')[0]!
+          .replace(/ - https.*$/, '')
+      : '',
     hasCommand('nginx') ? sh('nginx', ['-v']) : '',
     hasCommand('caddy') ? `caddy ${sh('caddy', ['version'])}` : '',
   ].filter(Boolean);
@@ -332,10 +413,16 @@ async function main(): Promise<number> {
   const base = join(RESULTS, `${stamp}-${sha}`);
   writeFileSync(`${base}.json`, JSON.stringify({ meta, plan, pins, records, summaries }, null, 1) + '\n');
   writeFileSync(`${base}.md`, md.replace(/\n*$/, `\n\n![latency percentiles](${stamp}-${sha}.svg)\n`));
-  writeFileSync(`${base}.svg`, latencySvg(summaries, `Weft data-path benchmark ${stamp} (${sha}) — ${pins.name} pinning`));
+  writeFileSync(
+    `${base}.svg`,
+    latencySvg(summaries, `Weft data-path benchmark ${stamp} (${sha}) — ${pins.name} pinning`),
+  );
   copyFileSync(`${base}.md`, join(RESULTS, 'latest.md'));
   copyFileSync(`${base}.svg`, join(RESULTS, 'latest.svg'));
-  writeFileSync(join(RESULTS, 'latest.md'), readFileSync(join(RESULTS, 'latest.md'), 'utf8').replace(`(${stamp}-${sha}.svg)`, '(latest.svg)'));
+  writeFileSync(
+    join(RESULTS, 'latest.md'),
+    readFileSync(join(RESULTS, 'latest.md'), 'utf8').replace(`(${stamp}-${sha}.svg)`, '(latest.svg)'),
+  );
   process.stdout.write(md + '\n');
   log(`results: ${base}.{json,md,svg}`);
   return 0;

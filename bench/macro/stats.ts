@@ -29,7 +29,8 @@ export function spread(values: readonly number[]): Spread | null {
 
 /** `value / base`, or null when either is missing or the base is not positive. */
 export function ratio(value: number | null | undefined, base: number | null | undefined): number | null {
-  if (value == null || base == null || !Number.isFinite(value) || !Number.isFinite(base) || base <= 0) return null;
+  if (value == null || base == null || !Number.isFinite(value) || !Number.isFinite(base) || base <= 0)
+    return null;
   return value / base;
 }
 
@@ -46,7 +47,9 @@ export function cpuPer10k(cpuSeconds: number, requests: number): number | null {
 }
 
 /** Growth of a sampled series: last − first and the least-squares slope per minute. */
-export function growth(samples: readonly { tS: number; value: number }[]): { first: number; last: number; delta: number; slopePerMin: number } | null {
+export function growth(
+  samples: readonly { tS: number; value: number }[],
+): { first: number; last: number; delta: number; slopePerMin: number } | null {
   if (samples.length < 2) return null;
   const n = samples.length;
   const mx = samples.reduce((a, s) => a + s.tS, 0) / n;

@@ -24,27 +24,46 @@ const NODES = ['node-1', 'node-2'];
 interface MeshDoc {
   kind?: string;
   metadata?: { name?: string; namespace?: string };
-  spec?: { node?: string; replicas?: number; ports?: { port?: number; appProtocol?: string }[] };
+  spec?: {
+    node?: string;
+    replicas?: number;
+    trustDomain?: string;
+    ports?: { port?: number; appProtocol?: string }[];
+  };
 }
 
 /** Where loadgen-0 reaches `service` through its node proxy, computed from the manifest text. */
-export function captureTarget(manifest: string, service: string, source = 'loadgen'): { host: string; port: number } {
-  const docs = parseAllDocuments(manifest).map((d) => d.toJS() as MeshDoc | null).filter((d): d is MeshDoc => d !== null);
+export function captureTarget(
+  manifest: string,
+  service: string,
+  source = 'loadgen',
+): { host: string; port: number } {
+  const docs = parseAllDocuments(manifest)
+    .map((d) => d.toJS() as MeshDoc | null)
+    .filter((d): d is MeshDoc => d !== null);
   const ns = (d: MeshDoc): string => d.metadata?.namespace ?? 'default';
+  const trustDomain = docs.find((d) => d.kind === 'MeshConfig')?.spec?.trustDomain ?? 'cluster.local';
   const workloads = docs.filter((d) => d.kind === 'Workload');
   const services = docs.filter((d) => d.kind === 'Service');
   const placements = placeInstances(
-    workloads.map((w) => ({ namespace: ns(w), name: w.metadata?.name ?? '', replicas: w.spec?.replicas ?? 1, node: w.spec?.node })),
+    workloads.map((w) => ({
+      namespace: ns(w),
+      name: w.metadata?.name ?? '',
+      replicas: w.spec?.replicas ?? 1,
+      node: w.spec?.node,
+    })),
     NODES,
   );
   const addrs = meshAddresses(
     placements,
     services.map((s) => ({ namespace: ns(s), name: s.metadata?.name ?? '' })),
+    trustDomain,
   );
   const svc = services.find((s) => s.metadata?.name === service);
   const port = svc?.spec?.ports?.[0]?.port;
   const host = addrs.capture.get(`default/${source}-0>default/${service}`);
-  if (!svc || port === undefined || !host) throw new Error(`manifest has no capture address for ${source}-0 → ${service}`);
+  if (!svc || port === undefined || !host)
+    throw new Error(`manifest has no capture address for ${source}-0 → ${service}`);
   return { host, port };
 }
 
@@ -72,35 +91,58 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
     description,
     available() {
       const root = join(import.meta.dirname, '..', '..');
-      const missing = ['src/bin/up.ts', 'src/bin/control.ts', 'src/bin/proxy.ts', 'src/runtime'].filter((f) => !existsSync(join(root, f)));
-      return Promise.resolve(missing.length ? `weft up is not runnable yet (missing ${missing.join(', ')})` : true);
+      const missing = ['src/bin/up.ts', 'src/bin/control.ts', 'src/bin/proxy.ts', 'src/runtime'].filter(
+        (f) => !existsSync(join(root, f)),
+      );
+      return Promise.resolve(
+        missing.length ? `weft up is not runnable yet (missing ${missing.join(', ')})` : true,
+      );
     },
     async start(ctx: CaseContext): Promise<CaseHandle> {
       procs = ctx.procs;
       const template = readFileSync(join(ctx.repoRoot, MESH_DIR, 'mesh.yaml'), 'utf8');
       const meshDir = join(ctx.workDir, 'weft-mesh');
       mkdirSync(meshDir, { recursive: true });
-      writeFileSync(join(meshDir, 'mesh.yaml'), renderTemplate(template, { UPSTREAM_BIN: join(ctx.binDir, 'upstream') }));
+      writeFileSync(
+        join(meshDir, 'mesh.yaml'),
+        renderTemplate(template, { UPSTREAM_BIN: join(ctx.binDir, 'upstream') }),
+      );
       stateDir = join(ctx.workDir, `weft-state-${name}`);
       rmSync(stateDir, { recursive: true, force: true });
       const logFile = join(ctx.workDir, 'logs', `${name}-up.log`);
       writeFileSync(logFile, '');
-      up = ctx.procs.start(name, ctx.nodeBin, [join(ctx.repoRoot, 'src/bin/weft.ts'), 'up', '-f', meshDir, '--nodes', '2', '--state-dir', stateDir], {
-        cwd: ctx.repoRoot,
-        logFile,
-        cpus: null,
-      });
+      up = ctx.procs.start(
+        name,
+        ctx.nodeBin,
+        [join(ctx.repoRoot, 'src/bin/weft.ts'), 'up', '-f', meshDir, '--nodes', '2', '--state-dir', stateDir],
+        {
+          cwd: ctx.repoRoot,
+          logFile,
+          cpus: null,
+        },
+      );
       // Ready = the ready line, and pids.json naming both proxies and the upstream instance (≤ 60 s).
       const end = Date.now() + 60_000;
       let pids: PidsJson | null = null;
       for (;;) {
         if (!isAlive(up.pid) || !ctx.procs.started.has(up.pid)) {
-          throw new Error(`weft up exited before the mesh was ready; see ${logFile}: ${readFileSync(logFile, 'utf8').slice(-400)}`);
+          throw new Error(
+            `weft up exited before the mesh was ready; see ${logFile}: ${readFileSync(logFile, 'utf8').slice(-400)}`,
+          );
         }
         pids = readPids(stateDir);
         const ready = /mesh ready/.test(readFileSync(logFile, 'utf8'));
-        if (ready && pids?.proxies?.[NODES[0]!] && pids.proxies[NODES[1]!] && pids.instances?.['default/upstream-0']) break;
-        if (Date.now() > end) throw new Error(`weft up not ready within 60 s (ready line: ${ready}, pids.json: ${JSON.stringify(pids)}); see ${logFile}`);
+        if (
+          ready &&
+          pids?.proxies?.[NODES[0]!] &&
+          pids.proxies[NODES[1]!] &&
+          pids.instances?.['default/upstream-0']
+        )
+          break;
+        if (Date.now() > end)
+          throw new Error(
+            `weft up not ready within 60 s (ready line: ${ready}, pids.json: ${JSON.stringify(pids)}); see ${logFile}`,
+          );
         await new Promise((r) => setTimeout(r, 200));
       }
       const a = pids.proxies![NODES[0]!]!;
@@ -111,7 +153,13 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
       pinRunning(upstreamPid, ctx.pins.up);
       const target = captureTarget(template, service);
       await waitForHttp(target.host, target.port, 20_000, () => isAlive(up!.pid));
-      return { targetHost: target.host, targetPort: target.port, pids: [a, b], pidLabels: [NODES[0]!, NODES[1]!], upstreamPid };
+      return {
+        targetHost: target.host,
+        targetPort: target.port,
+        pids: [a, b],
+        pidLabels: [NODES[0]!, NODES[1]!],
+        upstreamPid,
+      };
     },
     async stop() {
       const p = procs;
@@ -121,9 +169,15 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
       const pids = readPids(stateDir);
       await p.stop(u, 15_000);
       // weft up stops its children; anything of its tree still alive is a runtime bug worth seeing.
-      const left = Object.values({ ...pids?.proxies, ...pids?.instances, control: pids?.control ?? 0 }).filter((x) => x > 0 && isAlive(x));
+      const left = Object.values({
+        ...pids?.proxies,
+        ...pids?.instances,
+        control: pids?.control ?? 0,
+      }).filter((x) => x > 0 && isAlive(x));
       if (left.length) {
-        process.stderr.write(`bench: ${name}: processes left behind by weft up: ${left.join(', ')}; stopping them\n`);
+        process.stderr.write(
+          `bench: ${name}: processes left behind by weft up: ${left.join(', ')}; stopping them\n`,
+        );
         for (const pid of left) {
           try {
             process.kill(pid, 'SIGKILL');
@@ -137,6 +191,14 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
 }
 
 export const weftCases: BenchCase[] = [
-  weftCase('weft-l4', 'upstream', 'Weft node proxies, Service appProtocol tcp: authorize and pipe over the HBONE tunnel'),
-  weftCase('weft-l7', 'upstream-http', 'Weft node proxies, Service appProtocol http: HTTPRoute + L7 AuthorizationPolicy'),
+  weftCase(
+    'weft-l4',
+    'upstream',
+    'Weft node proxies, Service appProtocol tcp: authorize and pipe over the HBONE tunnel',
+  ),
+  weftCase(
+    'weft-l7',
+    'upstream-http',
+    'Weft node proxies, Service appProtocol http: HTTPRoute + L7 AuthorizationPolicy',
+  ),
 ];

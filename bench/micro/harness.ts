@@ -78,7 +78,13 @@ export function summarizeSamples(name: string, perOp: readonly number[], batch: 
   };
 }
 
-async function timeBatch<S>(fn: (s: S) => unknown, state: S, n: number, now: () => bigint, isAsync: boolean): Promise<number> {
+async function timeBatch<S>(
+  fn: (s: S) => unknown,
+  state: S,
+  n: number,
+  now: () => bigint,
+  isAsync: boolean,
+): Promise<number> {
   const t0 = now();
   if (isAsync) {
     for (let i = 0; i < n; i++) sink = await fn(state);
@@ -109,7 +115,8 @@ export async function runBenchmark<S>(b: MicroBenchmark<S>, o: MicroOptions = {}
     const t = await timeBatch(b.fn, state, batch, now, isAsync);
     const warm = Number(now() - w0) >= warmupNs;
     if (t >= sampleNs && warm) break;
-    if (t < sampleNs && batch < 2 ** 30) batch = t <= 0 ? batch * 2 : Math.min(batch * 2, Math.max(batch, Math.ceil((batch * sampleNs) / t)));
+    if (t < sampleNs && batch < 2 ** 30)
+      batch = t <= 0 ? batch * 2 : Math.min(batch * 2, Math.max(batch, Math.ceil((batch * sampleNs) / t)));
     if (Number(now() - w0) >= warmupNs + budgetNs) break;
   }
 
@@ -138,7 +145,10 @@ export function formatNs(ns: number): string {
 }
 
 /** Runs a list and prints one line per benchmark; returns the results. */
-export async function runBenchmarks(list: readonly MicroBenchmark[], o: MicroOptions & { title?: string; out?: (line: string) => void } = {}): Promise<MicroResult[]> {
+export async function runBenchmarks(
+  list: readonly MicroBenchmark[],
+  o: MicroOptions & { title?: string; out?: (line: string) => void } = {},
+): Promise<MicroResult[]> {
   const out = o.out ?? ((l: string) => process.stdout.write(l + '\n'));
   if (o.title) out(`\n${o.title}`);
   const results: MicroResult[] = [];

@@ -27,10 +27,15 @@ export function findBenchFiles(dir: string): string[] {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { filter: { type: 'string' }, time: { type: 'string' }, quick: { type: 'boolean', default: false } },
+    options: {
+      filter: { type: 'string' },
+      time: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+    },
   });
   const budget = Number(values.time ?? (values.quick ? 200 : 1000));
-  if (!Number.isFinite(budget) || budget <= 0) throw new Error('--time must be a positive number of milliseconds');
+  if (!Number.isFinite(budget) || budget <= 0)
+    throw new Error('--time must be a positive number of milliseconds');
   const files = findBenchFiles(DIR);
   if (files.length === 0) {
     process.stdout.write('no bench/micro/**/*.bench.ts files yet\n');
@@ -47,7 +52,11 @@ async function main(): Promise<number> {
     const f = values.filter;
     const list = f ? mod.benchmarks.filter((b) => rel.includes(f) || b.name.includes(f)) : mod.benchmarks;
     if (list.length === 0) continue;
-    const results = await runBenchmarks(list, { title: rel, maxTimeMs: budget, warmupMs: values.quick ? 50 : 100 });
+    const results = await runBenchmarks(list, {
+      title: rel,
+      maxTimeMs: budget,
+      warmupMs: values.quick ? 50 : 100,
+    });
     all.push({ file: rel, results });
   }
   let sha = 'nogit';
@@ -56,7 +65,10 @@ async function main(): Promise<number> {
   } catch {
     /* not a git checkout */
   }
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   const out = join(ROOT, 'bench', 'results', `micro-${stamp}-${sha}.json`);
   writeFileSync(out, JSON.stringify({ date: stamp, sha, node: process.version, files: all }, null, 1) + '\n');

@@ -45,7 +45,14 @@ if (role === 'a') {
 } else if (role === 'b') {
   tls
     .createServer(
-      { cert: rd('b.crt'), key: rd('b.key'), ca: rd('ca.crt'), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' },
+      {
+        cert: rd('b.crt'),
+        key: rd('b.key'),
+        ca: rd('ca.crt'),
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.3',
+      },
       (s) => {
         s.setNoDelay(true);
         splice(s, net.connect({ host: '127.0.0.1', port: UP_PORT, noDelay: true }));

@@ -13,7 +13,15 @@ const UP_PORT = +(process.env.UP_PORT || 18080);
 const certs = process.env.CERTS || 'certs';
 const rd = (f) => fs.readFileSync(`${certs}/${f}`);
 
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 function strip(h) {
   const o = {};
   for (const k in h) if (!HOP.has(k)) o[k] = h[k];
@@ -22,10 +30,13 @@ function strip(h) {
 
 function forwarder(mod, target) {
   return (req, res) => {
-    const p = mod.request({ ...target, method: req.method, path: req.url, headers: strip(req.headers) }, (pr) => {
-      res.writeHead(pr.statusCode, strip(pr.headers));
-      pr.pipe(res);
-    });
+    const p = mod.request(
+      { ...target, method: req.method, path: req.url, headers: strip(req.headers) },
+      (pr) => {
+        res.writeHead(pr.statusCode, strip(pr.headers));
+        pr.pipe(res);
+      },
+    );
     p.on('error', () => {
       if (!res.headersSent) res.writeHead(502);
       res.end();
@@ -52,7 +63,15 @@ if (role === 'a') {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256 });
   const target = { host: '127.0.0.1', port: UP_PORT, agent };
   const srv = https.createServer(
-    { cert: rd('b.crt'), key: rd('b.key'), ca: rd('ca.crt'), requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', noDelay: true },
+    {
+      cert: rd('b.crt'),
+      key: rd('b.key'),
+      ca: rd('ca.crt'),
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
+      noDelay: true,
+    },
     forwarder(http, target),
   );
   srv.keepAliveTimeout = 300e3;
