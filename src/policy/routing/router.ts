@@ -3,9 +3,11 @@
  *
  * It is the one evaluation engine shared by the proxy (enforcement) and the policy analyser
  * (reasoning), so it is pure and exact. Everything that does not depend on the request is done in
- * `compileRouter`: routes attached to the target are selected, regexes compiled, and every
- * (route, rule, match) is sorted once by the Gateway API's precedence. `match()` then walks the sorted
- * list and returns the first candidate whose conditions hold — no allocation, no closures.
+ * `compileRouter`: routes attached to the target are selected, regexes compiled, every
+ * (route, rule, match) is sorted once by the Gateway API's precedence and indexed by its leading path
+ * segments. `match()` walks the index along the request path and returns the highest-precedence
+ * candidate whose conditions hold — no closures, no regex construction, no per-request objects beyond
+ * the path-segment strings of the walk.
  *
  * Precedence, HTTPRoute (Gateway API v1, HTTPRouteRule.matches): "Across all rules specified on
  * applicable Routes, precedence must be given to the match having: "Exact" path match; "Prefix" path
@@ -123,7 +125,22 @@ interface CompiledMatch {
   key: string;
   ruleIndex: number;
   matchIndex: number;
+  /** Position in the static precedence order (smaller first). */
+  ordinal: number;
+  /** Path segments every matching request path starts with (the index key); [] when unconstrained. */
+  segments: string[];
   result: RouteMatchResult;
+}
+
+/**
+ * Candidates indexed by leading path segments: an Exact or PathPrefix match (and a gRPC match with an
+ * exact service) can only hold for paths whose first segments equal its own, since PathPrefix matches
+ * whole path elements. A request walks down the trie along its own segments and only looks at the
+ * candidates on that walk, each list in precedence order.
+ */
+interface TrieNode {
+  children: Map<string, TrieNode> | undefined;
+  list: CompiledMatch[];
 }
 
 /** Whether a parent reference attaches the route to the target (no port: every port). */
@@ -191,6 +208,22 @@ export function compileRouter(routes: readonly RouteEntry[], target: RouteTarget
     }
   }
   compiled.sort(compareCompiled);
+  const root: TrieNode = { children: undefined, list: [] };
+  for (let i = 0; i < compiled.length; i++) {
+    const c = compiled[i]!;
+    c.ordinal = i;
+    let node = root;
+    for (const seg of c.segments) {
+      node.children ??= new Map();
+      let next = node.children.get(seg);
+      if (next === undefined) {
+        next = { children: undefined, list: [] };
+        node.children.set(seg, next);
+      }
+      node = next;
+    }
+    node.list.push(c);
+  }
 
   const hostnameLists = accepted.map((r) => r.hostnames.map((h) => h.toLowerCase()));
   const anyHostnames = hostnameLists.some((h) => h.length > 0);
@@ -198,31 +231,43 @@ export function compileRouter(routes: readonly RouteEntry[], target: RouteTarget
   const order = Object.freeze(compiled.map((c) => c.result));
 
   const match = (req: RouteRequest): RouteMatchResult | undefined => {
-    if (!anyHostnames) {
-      for (let i = 0; i < compiled.length; i++) {
-        const c = compiled[i]!;
-        if (matches(c, req)) return c.result;
+    let maxScore = 0;
+    if (anyHostnames) {
+      const host = normalizeHost(req.host);
+      maxScore = -1;
+      for (let i = 0; i < hostnameLists.length; i++) {
+        const s = hostnameScore(hostnameLists[i]!, host);
+        scores[i] = s;
+        if (s > maxScore) maxScore = s;
       }
-      return undefined;
+      if (maxScore < 0) return undefined;
     }
-    const host = normalizeHost(req.host);
-    let maxScore = -1;
-    for (let i = 0; i < hostnameLists.length; i++) {
-      const s = hostnameScore(hostnameLists[i]!, host);
-      scores[i] = s;
-      if (s > maxScore) maxScore = s;
-    }
-    if (maxScore < 0) return undefined;
+    // Walk the trie along the request path's segments; in each list keep the best candidate that
+    // holds: the highest hostname score, then the smallest ordinal (static precedence).
+    const path = req.path;
     let best: CompiledMatch | undefined;
     let bestScore = -1;
-    for (let i = 0; i < compiled.length; i++) {
-      const c = compiled[i]!;
-      const s = scores[c.routeIndex]!;
-      if (s <= bestScore) continue;
-      if (!matches(c, req)) continue;
-      best = c;
-      bestScore = s;
-      if (s === maxScore) break;
+    let node: TrieNode | undefined = root;
+    let start = 1;
+    for (let depth = 0; node !== undefined && depth <= path.length; depth++) {
+      const list = node.list;
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        const s = anyHostnames ? scores[c.routeIndex]! : 0;
+        if (s < bestScore || (best !== undefined && s === bestScore && c.ordinal > best.ordinal)) {
+          if (!anyHostnames) break; // lists are in ordinal order: nothing later can win
+          continue;
+        }
+        if (s < 0 || !matches(c, req)) continue;
+        best = c;
+        bestScore = s;
+        if (!anyHostnames || s === maxScore) break;
+      }
+      if (node.children === undefined || start > path.length) break;
+      let end = path.indexOf('/', start);
+      if (end === -1) end = path.length;
+      node = node.children.get(path.slice(start, end));
+      start = end + 1;
     }
     return best?.result;
   };
@@ -318,6 +363,13 @@ function compileMatch(
       methodExact = meth;
     }
   }
+  let segments: string[] = [];
+  if (pathKind === PATH_EXACT || pathKind === PATH_PREFIX) {
+    segments = pathValue.split('/').slice(1);
+    while (segments.length > 0 && segments[segments.length - 1] === '') segments.pop();
+  } else if (svcExact !== undefined) {
+    segments = [svcExact];
+  }
   const headers = compileNameValues(m?.headers, true, route, ruleIndex, matchIndex, 'headers');
   const query = compileNameValues(m?.queryParams, false, route, ruleIndex, matchIndex, 'queryParams');
   const method = grpcKind ? undefined : m?.method?.toUpperCase();
@@ -358,6 +410,8 @@ function compileMatch(
     key: routeKey(route),
     ruleIndex,
     matchIndex,
+    ordinal: 0,
+    segments,
     result,
   };
 }
