@@ -54,7 +54,7 @@ function isCanonical(p: string): boolean {
   let prev = 0;
   for (let i = 0; i < p.length; i++) {
     const c = p.charCodeAt(i);
-    if (c === 0x25 || c === 0x5c || c === 0x3f || c === 0x23) return false; // % \ ? #
+    if (c === 0x25 || c === 0x5c || c === 0x3f || c === 0x23 || c === 0) return false; // % \ ? # NUL
     if (prev === 0x2f && (c === 0x2f || c === 0x2e)) return false; // `//` or a segment starting with `.`
     prev = c;
   }

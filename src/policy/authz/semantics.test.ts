@@ -1399,7 +1399,7 @@ function decide(c: AuthzCase) {
 }
 
 for (const c of AUTHZ) {
-  test(`AuthorizationPolicy [${c.cite}] ${c.name}`, () => {
+  void test(`AuthorizationPolicy [${c.cite}] ${c.name}`, () => {
     const d = decide(c);
     assert.equal(d.allowed, c.allowed, d.reason);
     if (c.policy !== undefined) assert.equal(d.policy, c.policy);
@@ -1427,7 +1427,7 @@ for (const c of AUTHZ) {
 }
 
 for (const c of NEEDS_L7) {
-  test(`needsL7 [${c.cite}] ${c.name}`, () => {
+  void test(`needsL7 [${c.cite}] ${c.name}`, () => {
     const a = compileAuthorization({
       security: security({ authorizationPolicies: c.policies }),
       mesh: { defaultPolicy: 'deny', rootNamespace: ROOT },
@@ -1627,7 +1627,7 @@ const PA: {
 ];
 
 for (const c of PA) {
-  test(`PeerAuthentication [${c.cite}] ${c.name}`, () => {
+  void test(`PeerAuthentication [${c.cite}] ${c.name}`, () => {
     const a = compileAuthorization({
       security: security({ peerAuthentications: c.policies }),
       mesh: { defaultPolicy: 'deny', rootNamespace: ROOT },
@@ -1652,7 +1652,7 @@ interface NpCase {
   allowed: boolean;
 }
 
-const NAMESPACES = [
+const NAMESPACES: { name: string; labels: Record<string, string> }[] = [
   { name: 'default', labels: {} },
   { name: 'myproject', labels: { project: 'myproject' } },
   { name: 'prod', labels: { env: 'prod', tier: 'gold' } },
@@ -2295,7 +2295,7 @@ const NP: NpCase[] = [
 ];
 
 for (const c of NP) {
-  test(`NetworkPolicy [${c.cite}] ${c.name}`, () => {
+  void test(`NetworkPolicy [${c.cite}] ${c.name}`, () => {
     const a = compileAuthorization({
       security: security({ networkPolicies: c.policies, namespaces: NAMESPACES }),
       mesh: { defaultPolicy: 'deny', rootNamespace: ROOT },
@@ -2316,7 +2316,7 @@ for (const c of NP) {
   });
 }
 
-test('the semantic table has at least 150 cases', () => {
+void test('the semantic table has at least 150 cases', () => {
   assert.ok(
     AUTHZ.length + NEEDS_L7.length + PA.length + NP.length >= 150,
     String(AUTHZ.length + NEEDS_L7.length + PA.length + NP.length),
