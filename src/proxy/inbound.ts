@@ -181,16 +181,20 @@ export class Inbound {
       return;
     }
     stream.respond({ ':status': 200 });
-    sniffHttp(stream, (sniffed) => {
-      this.#ctx.set(sniffed.stream, ctx);
-      if (sniffed.protocol === 'h2') {
-        this.#pendingH2 = ctx;
-        this.#h2.emit('connection', sniffed.stream);
-        this.#pendingH2 = undefined;
-      } else {
-        this.#h1.emit('connection', sniffed.stream);
-      }
-    });
+    sniffHttp(
+      stream,
+      (sniffed) => {
+        this.#ctx.set(sniffed.stream, ctx);
+        if (sniffed.protocol === 'h2') {
+          this.#pendingH2 = ctx;
+          this.#h2.emit('connection', sniffed.stream);
+          this.#pendingH2 = undefined;
+        } else {
+          this.#h1.emit('connection', sniffed.stream);
+        }
+      },
+      true,
+    );
   }
 
   #connInfo(ctx: InboundContext) {

@@ -58,7 +58,7 @@ export class NodeProxy {
       trustBundle: () => this.#session?.trustBundle() ?? '',
       credentials: (id) => {
         const svid = this.#identities?.current(id);
-        return svid ? { keyPem: svid.keyPem, certPem: svid.certPem + svid.chainPem } : undefined;
+        return svid ? { keyPem: svid.keyPem, certPem: svid.chainPem } : undefined;
       },
     };
     this.#tunnel = new HboneClient(this.#credentials, this.#logger.child({ component: 'tunnel' }));
@@ -92,7 +92,11 @@ export class NodeProxy {
           control: this.#session?.state() ?? null,
           snapshot: this.#config?.snapshot ?? null,
         }),
-        certs: () => this.#identities?.list() ?? [],
+        certs: () =>
+          (this.#identities?.identities() ?? []).map((id) => {
+            const svid = this.#identities!.current(id);
+            return { spiffeId: id, notAfter: svid ? new Date(svid.notAfter).toISOString() : null };
+          }),
         metrics: () => this.metrics.render(),
       },
       this.#options.adminHost ?? '127.0.0.1',
@@ -107,7 +111,7 @@ export class NodeProxy {
       onSnapshot: (s: Snapshot) => this.#onSnapshot(s),
     });
     this.#identities = new IdentityManager({
-      signer: (spiffeId: string, csrPem: string) => this.#session!.signWorkload(spiffeId, csrPem),
+      signer: this.#session,
       clock: this.#clock,
       logger: this.#logger.child({ component: 'identity' }),
     });
@@ -137,9 +141,10 @@ export class NodeProxy {
     while (!this.#identities) await new Promise((r) => setImmediate(r));
     const wanted = new Set<string>();
     for (const inst of config.localByAddress.values()) wanted.add(inst.spiffeId);
-    await Promise.all([...wanted].map((id) => this.#identities!.ensure(id)));
-    for (const held of this.#identities.list())
-      if (!wanted.has(held.spiffeId)) this.#identities.release(held.spiffeId);
+    // ensure() counts references: take one per identity newly wanted, drop those no longer wanted.
+    const held = new Set(this.#identities.identities());
+    await Promise.all([...wanted].filter((id) => !held.has(id)).map((id) => this.#identities!.ensure(id)));
+    for (const id of held) if (!wanted.has(id)) this.#identities.release(id);
     const self = config.nodes.get(this.#options.nodeName);
     if (!self) throw new Error(`snapshot has no Node entry for ${this.#options.nodeName}`);
     const bindKey = `${self.address}:${self.tunnelPort}`;

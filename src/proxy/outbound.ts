@@ -19,7 +19,7 @@ import { errorMessage } from '../lib/index.ts';
 import { compileRouter, pickWeighted } from '../policy/index.ts';
 import type { RouteMatchResult, Router } from '../policy/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
-import { forwardableHeaders, sniffHttp } from './http/index.ts';
+import { forwardableHeaders, ReplayDuplex, sniffHttp } from './http/index.ts';
 import { splice } from './l4/index.ts';
 import { createBalancer, hashKeyFor } from './lb/index.ts';
 import type { Balancer, LoadBalancerSettings } from './lb/index.ts';
@@ -420,7 +420,10 @@ export class Outbound {
         return undefined;
       }
       try {
-        return socketShim(self.#tunnelStream(tables, source, ep, Number(options.port)));
+        // Wrapped so the client's batched writes reach the HTTP/2 stream one by one (see sniff.ts).
+        return socketShim(
+          new ReplayDuplex(undefined, self.#tunnelStream(tables, source, ep, Number(options.port))),
+        );
       } catch (err) {
         cb(err as Error);
         return undefined;
@@ -589,5 +592,6 @@ function socketShim(stream: Duplex): Duplex {
   s['setNoDelay'] ??= () => s;
   s['ref'] ??= () => s;
   s['unref'] ??= () => s;
+  s['setTimeout'] ??= () => s;
   return s;
 }

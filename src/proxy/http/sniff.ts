@@ -3,6 +3,9 @@
  * preface `PRI * HTTP/2.0`; anything else is treated as HTTP/1.x. The first chunk is read and handed
  * back: HTTP/1 servers accept it through `unshift`, while Node's HTTP/2 server reads the socket handle
  * directly, so for HTTP/2 the stream is wrapped in a Duplex that replays the chunk first.
+ * `alwaysWrap` wraps HTTP/1 too: an HTTP/2 stream handed to Node's HTTP/1 server as its socket gets
+ * the response head corrupted when the server writes it batched (writev) with the first body chunk
+ * (seen on Node 24.21); the wrapper writes chunk by chunk.
  */
 import { Duplex } from 'node:stream';
 
@@ -10,12 +13,13 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0');
 
 export type Sniffed = { protocol: 'h2'; stream: Duplex } | { protocol: 'h1'; stream: Duplex };
 
-export function sniffHttp(stream: Duplex, onDetected: (s: Sniffed) => void): void {
+export function sniffHttp(stream: Duplex, onDetected: (s: Sniffed) => void, alwaysWrap = false): void {
   stream.once('data', (first: Buffer) => {
     stream.pause();
     const n = Math.min(first.length, PREFACE.length);
-    if (n > 0 && first.subarray(0, n).equals(PREFACE.subarray(0, n))) {
-      onDetected({ protocol: 'h2', stream: new ReplayDuplex(first, stream) });
+    const h2 = n > 0 && first.subarray(0, n).equals(PREFACE.subarray(0, n));
+    if (h2 || alwaysWrap) {
+      onDetected({ protocol: h2 ? 'h2' : 'h1', stream: new ReplayDuplex(first, stream) });
     } else {
       stream.unshift(first);
       onDetected({ protocol: 'h1', stream });
@@ -24,19 +28,22 @@ export function sniffHttp(stream: Duplex, onDetected: (s: Sniffed) => void): voi
   });
 }
 
-/** A Duplex that yields `first` and then everything `inner` reads; writes go to `inner`. */
+/**
+ * A Duplex that yields `first` (if any) and then everything `inner` reads; writes go to `inner` one
+ * chunk at a time.
+ */
 export class ReplayDuplex extends Duplex {
   readonly #inner: Duplex;
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
 
-  constructor(first: Buffer, inner: Duplex) {
+  constructor(first: Buffer | undefined, inner: Duplex) {
     super({ allowHalfOpen: true });
     this.#inner = inner;
     const net = inner as { remoteAddress?: string; remotePort?: number };
     this.remoteAddress = net.remoteAddress;
     this.remotePort = net.remotePort;
-    this.push(first);
+    if (first) this.push(first);
     inner.on('data', (d: Buffer) => {
       if (!this.push(d)) inner.pause();
     });
