@@ -68,7 +68,12 @@ export function resolveKind(input: string): KindInfo {
 /** A stored resource as a manifest: bookkeeping moved into metadata.resourceVersion. */
 export function asManifest(r: StoredResource): Record<string, unknown> {
   const { revision, createRevision: _c, ...rest } = r;
-  return { ...rest, metadata: { ...rest.metadata, resourceVersion: String(revision) } };
+  const { namespace, ...meta } = rest.metadata;
+  // Cluster-scoped resources have no namespace in a manifest.
+  return {
+    ...rest,
+    metadata: { ...(namespace ? { namespace } : {}), ...meta, resourceVersion: String(revision) },
+  };
 }
 
 type Column = [header: string, cell: (r: StoredResource) => string];

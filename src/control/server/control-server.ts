@@ -219,6 +219,19 @@ function summary(ds: readonly ApiDiagnostic[]): string {
     : 'validation failed, nothing was changed';
 }
 
+/**
+ * The store keeps cluster-scoped resources with namespace '' and GET returns them so; a manifest
+ * leaves the field out. Accept both, so what GET returned can be POSTed back unchanged.
+ */
+function withoutEmptyNamespace(obj: unknown): unknown {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  const meta = (obj as { metadata?: unknown }).metadata;
+  if (meta === null || typeof meta !== 'object' || (meta as { namespace?: unknown }).namespace !== '')
+    return obj;
+  const { namespace: _ns, ...rest } = meta as Record<string, unknown>;
+  return { ...obj, metadata: rest };
+}
+
 /** The request handler, for mounting on a server the caller owns. */
 export function createControlHandler(
   options: ControlServerOptions,
@@ -267,7 +280,7 @@ export function createControlHandler(
     const parsed: Resource[] = [];
     const seen = new Map<string, number>();
     raw.forEach((obj, i) => {
-      const out = validator.parseObject(obj, i);
+      const out = validator.parseObject(withoutEmptyNamespace(obj), i);
       for (const d of out.diagnostics) diagnostics.push({ ...d, document: i });
       if (!out.resource) return;
       const key = resourceKey(out.resource);

@@ -15,3 +15,4 @@ export type {
   RunningControlServer,
 } from './control-server.ts';
 export { loadOrCreateToken, tokensEqual, bearerToken } from './token.ts';
+export { apiResourceValidator } from './validator.ts';
