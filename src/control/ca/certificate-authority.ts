@@ -12,7 +12,7 @@
  * proves possession of the key (its signature is checked) and contributes nothing else: subject,
  * SANs and extensions all come from the CA.
  */
-import './reflect-metadata.ts';
+import 'reflect-metadata';
 import { mkdir, readFile, rename, writeFile, open, rm } from 'node:fs/promises';
 import { randomBytes as nodeRandomBytes } from 'node:crypto';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
  * PKCS#8 PEM), the URI SANs of a certificate, and random serial numbers (RFC 5280 4.1.2.2:
  * positive, at most 20 octets; CA/B Forum asks for at least 64 bits of randomness — we use 128).
  */
-import './reflect-metadata.ts';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 
 export type CryptoKey = webcrypto.CryptoKey;

@@ -4,7 +4,7 @@
  * PKCS#8 PEM, so it is exported once, here. The CSR carries the requested SPIFFE ID only as a
  * hint — the CA decides the identity (SPIFFE X509-SVID: the CA sets the URI SAN).
  */
-import './reflect-metadata.ts';
+import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
