@@ -844,7 +844,7 @@ const CASES: [string, string, string, string][] = [
   ],
 ];
 
-test(`table of ${CASES.length} bad inputs: exact location, path and message`, () => {
+void test(`table of ${CASES.length} bad inputs: exact location, path and message`, () => {
   assert.ok(CASES.length >= 70);
   const failures: string[] = [];
   for (const [name, text, where, message] of CASES) {
@@ -859,7 +859,7 @@ test(`table of ${CASES.length} bad inputs: exact location, path and message`, ()
   assert.equal(failures.length, 0, `\n${failures.join('\n')}`);
 });
 
-test('every kind has at least one bad input', () => {
+void test('every kind has at least one bad input', () => {
   const kinds = new Set(CASES.map(([, text]) => /kind: (\w+)/.exec(text)?.[1]));
   for (const k of [
     'Service',

@@ -102,6 +102,28 @@ export function issueToDiagnostic(i: Issue, file?: string, pos?: Pos): Diagnosti
   };
 }
 
+function jsonSyntaxProblem(text: string): { message: string; pos: Pos } | undefined {
+  try {
+    JSON.parse(text);
+    return undefined;
+  } catch (err) {
+    const message = (err as Error).message;
+    const m = /\(line (\d+) column (\d+)\)/.exec(message) ?? undefined;
+    const at = /at position (\d+)/.exec(message);
+    let pos: Pos = { line: 1, column: 1 };
+    if (m) pos = { line: Number(m[1]), column: Number(m[2]) };
+    else if (at) {
+      const before = text.slice(0, Number(at[1]));
+      const nl = before.lastIndexOf('\n');
+      pos = { line: before.split('\n').length, column: before.length - nl };
+    }
+    return {
+      message: message.replace(/ in JSON at position.*$/, '').replace(/\s*\(line \d+ column \d+\)$/, ''),
+      pos,
+    };
+  }
+}
+
 export interface ParseResult {
   resources: Resource[];
   /** Keyed by resourceKey: where each resource's document starts. */
@@ -118,6 +140,21 @@ export function parseManifests(sources: readonly { file: string; text: string }[
   const refs = new Map<string, SourceRef>();
   const diagnostics: Diagnostic[] = [];
   for (const { file, text } of sources) {
+    // JSON is parsed by the YAML parser (for positions), which is laxer than JSON: check JSON first.
+    if (/\.json$/i.test(file)) {
+      const problem = jsonSyntaxProblem(text);
+      if (problem) {
+        diagnostics.push({
+          severity: 'error',
+          code: CODES.syntax,
+          file,
+          ...problem.pos,
+          path: '',
+          message: `JSON syntax: ${problem.message}`,
+        });
+        continue;
+      }
+    }
     const lc = new LineCounter();
     const docs = parseAllDocuments(text, {
       lineCounter: lc,
