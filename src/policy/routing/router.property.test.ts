@@ -64,6 +64,10 @@ const routesArb = fc
       name: fc.constantFrom('r1', 'r2', 'r3', 'r4'),
       namespace: fc.constantFrom('ns', 'zz'),
       day: fc.integer({ min: 1, max: 3 }),
+      hostnames: fc.uniqueArray(
+        fc.constantFrom('a.example.com', '*.example.com', 'b.example.com', '*.b.example.com'),
+        { maxLength: 2 },
+      ),
       rules: fc.array(ruleArb, { minLength: 1, maxLength: 4 }),
     }),
     { minLength: 1, maxLength: 4 },
@@ -80,7 +84,7 @@ const routesArb = fc
         name: r.name,
         creationTimestamp: `2026-01-0${r.day}T00:00:00Z`,
         parents: [{ namespace: 'ns', name: 'svc' }],
-        hostnames: [],
+        hostnames: r.hostnames,
         rules: r.rules,
       });
     }
@@ -88,6 +92,7 @@ const routesArb = fc
   });
 
 const requestArb = fc.record({
+  host: fc.constantFrom('a.example.com', 'b.example.com', 'x.b.example.com', 'example.com', 'other.org'),
   path: segPath,
   method,
   headers: fc.dictionary(headerName, headerValue, { maxKeys: 2 }),
@@ -116,11 +121,27 @@ function refMatches(
   return true;
 }
 
+/** -1 when no hostname matches; else [non-wildcard chars, chars] of the best matching hostname (HTTPRouteSpec.hostnames). */
+function refHost(route: RouteEntry, host: string): [number, number] | undefined {
+  if (route.hostnames.length === 0) return [0, 0];
+  let best: [number, number] | undefined;
+  for (const h of route.hostnames) {
+    const ok = h.startsWith('*.') ? host.endsWith(h.slice(1)) && host.length > h.length - 1 : h === host;
+    if (!ok) continue;
+    const k: [number, number] = h.startsWith('*.') ? [0, h.length] : [h.length, h.length];
+    if (!best || k[0] > best[0] || (k[0] === best[0] && k[1] > best[1])) best = k;
+  }
+  return best;
+}
+
 /** The precedence key from the spec, larger is better, compared lexicographically. */
-function refKey(m: RouteMatch | undefined, route: RouteEntry, ruleIndex: number): number[] {
+function refKey(m: RouteMatch | undefined, route: RouteEntry, ruleIndex: number, host: string): number[] {
   const path = m?.path ?? { type: 'PathPrefix', value: '/' };
   const prefixLen = path.type === 'PathPrefix' ? path.value.replace(/\/+$/, '').length : 0;
+  const hk = refHost(route, host)!;
   return [
+    hk[0],
+    hk[1],
     path.type === 'Exact' ? 1 : 0,
     path.type === 'PathPrefix' ? 1 : 0,
     prefixLen,
@@ -139,7 +160,7 @@ function cmp(a: number[], b: number[]): number {
   return 0;
 }
 
-void test('property: the chosen match holds and no other holding candidate has higher precedence', () => {
+void test('property: the chosen match holds and no other holding candidate has higher precedence (hostnames included)', () => {
   fc.assert(
     fc.property(routesArb, requestArb, (routes, r) => {
       const router = compileRouter(routes, { namespace: 'ns', name: 'svc', port: 80 });
@@ -147,18 +168,19 @@ void test('property: the chosen match holds and no other holding candidate has h
         method: r.method,
         path: r.path,
         query: r.query,
-        host: '',
+        host: r.host,
         header: (n) => r.headers[n],
       };
       const names = routes.map((x) => `${x.namespace}/${x.name}`).sort();
       const candidates: { key: number[]; route: RouteEntry; ruleIndex: number }[] = [];
       for (const route of routes) {
+        if (!refHost(route, r.host)) continue;
         route.rules.forEach((rule, ruleIndex) => {
           const ms = rule.matches.length === 0 ? [undefined] : rule.matches;
           for (const m of ms) {
             if (!refMatches(m, r)) continue;
-            const key = refKey(m, route, ruleIndex);
-            key[7] = -names.indexOf(`${route.namespace}/${route.name}`);
+            const key = refKey(m, route, ruleIndex, r.host);
+            key[9] = -names.indexOf(`${route.namespace}/${route.name}`);
             candidates.push({ key, route, ruleIndex });
           }
         });
@@ -169,9 +191,9 @@ void test('property: the chosen match holds and no other holding candidate has h
         return;
       }
       assert.ok(got, 'a candidate holds, so the router must choose one');
-      assert.ok(refMatches(got.match, r), 'the chosen match holds');
-      const gotKey = refKey(got.match, got.route, got.ruleIndex);
-      gotKey[7] = -names.indexOf(`${got.route.namespace}/${got.route.name}`);
+      assert.ok(refMatches(got.match, r) && refHost(got.route, r.host), 'the chosen match holds');
+      const gotKey = refKey(got.match, got.route, got.ruleIndex, r.host);
+      gotKey[9] = -names.indexOf(`${got.route.namespace}/${got.route.name}`);
       for (const c of candidates) {
         assert.ok(
           cmp(gotKey, c.key) >= 0,
