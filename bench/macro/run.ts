@@ -9,10 +9,10 @@
  * Everything binds and connects to loopback only; every load run is bounded in time; only processes
  * this harness started are stopped (also on Ctrl-C). See docs/benchmarks.md.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -43,13 +43,10 @@ const log = (msg: string): void => {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 };
 
+/** First line a tool prints about itself (stdout or stderr: `nginx -v` writes to stderr). */
 function sh(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string };
-    return (e.stdout || e.stderr || '').toString().trim();
-  }
+  const r = spawnSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  return `${r.stdout ?? ''}\n${r.stderr ?? ''}`.trim();
 }
 
 function build(): void {
@@ -211,6 +208,7 @@ async function main(): Promise<number> {
   for (const t of ['gcc', 'openssl'])
     if (!hasCommand(t)) throw new Error(`${t} is needed (bash bench/peers/install.sh)`);
 
+  const load0 = loadavg()[0]!;
   const procs = new ProcessSet();
   let stopping = false;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -367,7 +365,8 @@ async function main(): Promise<number> {
   }
   if (stopping) return 130;
 
-  const sha = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']) || 'nogit';
+  const gitOut = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  const sha = /^[0-9a-f]{4,40}$/.test(gitOut) ? gitOut : 'nogit';
   const stamp = new Date()
     .toISOString()
     .replace(/[-:]/g, '')
@@ -390,12 +389,28 @@ async function main(): Promise<number> {
   ];
   const dmax = direct?.tests.max;
   if (dmax?.achievedRps && dmax.genCpuS) {
-    const share = dmax.genCpuS.median / plan.maxDurationS;
+    const rps = dmax.achievedRps.median;
+    const gen = dmax.genCpuS.median / plan.maxDurationS;
+    const upShare = ((dmax.upstreamCpuPer10k?.median ?? 0) * rps) / 10_000;
+    const limit =
+      gen > 0.9
+        ? 'the generator is the limit: direct max is a lower bound of the upstream'
+        : upShare > 0.9
+          ? 'the upstream is the limit there'
+          : 'neither is saturated, so the limit is scheduling (both share the machine with everything else)';
     notes.push(
-      `Load generator ceiling: ${Math.round(dmax.achievedRps.median).toLocaleString('en-US')} req/s against direct, using ${(share * 100).toFixed(0)} % of a core ` +
-        `(${share > 0.9 ? 'the generator is the limit there: direct max is a lower bound' : 'the generator is not saturated'}); every proxied case runs well below it.`,
+      `Load generator ceiling: ${Math.round(rps).toLocaleString('en-US')} req/s closed loop against direct; olgen used ${(gen * 100).toFixed(0)} % of a core ` +
+        `and the upstream ${(upShare * 100).toFixed(0)} % (${limit}). Proxied cases are compared with this figure.`,
     );
   }
+  const load1 = loadavg()[0]!;
+  const ncpu = cpus().length;
+  notes.push(
+    `Machine load average (1 min) before / after the run: ${load0.toFixed(2)} / ${load1.toFixed(2)} on ${ncpu} CPUs` +
+      (Math.max(load0, load1) > ncpu / 2
+        ? ' — other work was competing for the CPUs: treat absolute figures as indicative, ratios from the same round as the comparison.'
+        : '.'),
+  );
   notes.push(...soakNotes);
   const meta: ReportMeta = {
     date: stamp,
