@@ -4,7 +4,7 @@
  * for the lowest-precedence rule walks the whole precompiled order (the worst case); a request for the
  * highest-precedence rule stops at the first candidate.
  */
-import type { RouteEntry, RouteRule } from '../../../src/api/wire/snapshot.ts';
+import type { RouteEntry, RouteRule } from '../../../src/api/index.ts';
 import { compileRouter } from '../../../src/policy/index.ts';
 import type { RouteRequest, Router } from '../../../src/policy/index.ts';
 import type { MicroBenchmark } from '../harness.ts';

@@ -1,7 +1,7 @@
 /** Weighted backend choice (Gateway API BackendRef.weight): proportions, zero weights, the all-zero case. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BackendRef, RouteRule } from '../../api/wire/snapshot.ts';
+import type { BackendRef, RouteRule } from '../../api/index.ts';
 import { compileBackends, pickBackend, pickWeighted } from './backends.ts';
 
 /** Deterministic PRNG (mulberry32) so the statistical test is reproducible. */

@@ -14,7 +14,7 @@
  *
  * Cumulative weights are precomputed once per rule; a pick is one random number and a binary search.
  */
-import type { BackendRef, RouteRule } from '../../api/wire/snapshot.ts';
+import type { BackendRef, RouteRule } from '../../api/index.ts';
 
 /** A rule's backends with precomputed cumulative weights (only weights > 0 are kept). */
 export interface WeightedBackends {

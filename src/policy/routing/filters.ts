@@ -3,7 +3,7 @@
  * modification, redirects and URL rewrites. The proxy applies them; the analyser can reason about
  * them with the same code.
  */
-import type { HeaderModifier, PathModifier } from '../../api/wire/snapshot.ts';
+import type { HeaderModifier, PathModifier } from '../../api/index.ts';
 
 /** A mutable header record with lower-case names (Node's IncomingHttpHeaders/OutgoingHttpHeaders shape). */
 export type HeaderRecord = Record<string, string | string[] | number | undefined>;

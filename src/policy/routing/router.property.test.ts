@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { RouteEntry, RouteMatch, RouteRule } from '../../api/wire/snapshot.ts';
+import type { RouteEntry, RouteMatch, RouteRule } from '../../api/index.ts';
 import { compileRouter } from './router.ts';
 import type { RouteRequest } from './router.ts';
 

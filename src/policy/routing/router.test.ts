@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { RouteEntry, RouteMatch, RouteRule } from '../../api/wire/snapshot.ts';
+import type { RouteEntry, RouteMatch, RouteRule } from '../../api/index.ts';
 import { compileRouter, firstQueryValue } from './router.ts';
 import type { RouteRequest, Router } from './router.ts';
 

@@ -36,7 +36,7 @@
  * The proxy passes a normalized path (percent-decoding of unreserved characters, dot segments and
  * duplicate slashes resolved) without the query; matching is case-sensitive on the path.
  */
-import type { RouteEntry, RouteMatch, RouteRule } from '../../api/wire/snapshot.ts';
+import type { RouteEntry, RouteMatch, RouteRule } from '../../api/index.ts';
 import { compileBackends } from './backends.ts';
 import type { WeightedBackends } from './backends.ts';
 import { hostnameScore, hostnamesIntersect, normalizeHost } from './hostname.ts';
