@@ -8,17 +8,7 @@
  */
 import type { AppProtocol } from '../wire/snapshot.ts';
 import { dns1035Label, dnsLabel, portNumberOrName, labelValue, labelKey } from '../manifest/formats.ts';
-import {
-  type Schema,
-  obj,
-  list,
-  record,
-  str,
-  req,
-  dflt,
-  portNumber,
-  CODES,
-} from '../manifest/schema.ts';
+import { type Schema, obj, list, record, str, req, dflt, portNumber, CODES } from '../manifest/schema.ts';
 import type { KindDef } from './common.ts';
 
 export interface ServicePort {
