@@ -137,3 +137,18 @@ export type {
   NetworkPolicyPort,
   IPBlock,
 } from './resources/network-policy.ts';
+export { GRPC_STATUS_NAMES } from './resources/fault-injection.ts';
+export type {
+  FaultInjectionSpec,
+  FaultDelay,
+  FaultAbort,
+  GrpcStatusName,
+} from './resources/fault-injection.ts';
+export { UNIT_MS as RATE_LIMIT_UNIT_MS } from './resources/rate-limit-policy.ts';
+export type {
+  RateLimitPolicySpec,
+  RateLimitRule,
+  RateLimitDescriptor,
+  RateLimitKeyType,
+  RateLimitUnit,
+} from './resources/rate-limit-policy.ts';

@@ -16,6 +16,7 @@ const V = {
   dr: 'networking.istio.io/v1',
   sec: 'security.istio.io/v1',
   np: 'networking.k8s.io/v1',
+  weft: 'weft.dev/v1alpha1',
 };
 
 /** apiVersion (line 1), kind (2), metadata (3), name (4), spec: (5), spec body from line 6 at column 3. */
@@ -834,6 +835,94 @@ const CASES: [string, string, string, string][] = [
     '6:17: spec.policyTypes[0]: ',
     'did you mean "Ingress"?',
   ],
+  // --- FaultInjection
+  [
+    'fi empty',
+    doc(V.weft, 'FaultInjection', '{}'),
+    '6:3: spec: ',
+    'at least one of delay and abort must be set',
+  ],
+  [
+    'fi both statuses',
+    doc(V.weft, 'FaultInjection', 'abort: {httpStatus: 503, grpcStatus: UNAVAILABLE}'),
+    '6:28: spec.abort.grpcStatus: ',
+    'only one of httpStatus, grpcStatus may be set',
+  ],
+  [
+    'fi percentage range',
+    doc(V.weft, 'FaultInjection', 'delay: {fixedDelay: 1s, percentage: 101}'),
+    '6:39: spec.delay.percentage: ',
+    '101 is out of range',
+  ],
+  [
+    'fi grpc status name',
+    doc(V.weft, 'FaultInjection', 'abort: {grpcStatus: UNAVAILBLE}'),
+    '6:23: spec.abort.grpcStatus: ',
+    'did you mean "UNAVAILABLE"?',
+  ],
+  [
+    'fi delay duration',
+    doc(V.weft, 'FaultInjection', 'delay: {fixedDelay: 5}'),
+    '6:23: spec.delay.fixedDelay: ',
+    'expected a string',
+  ],
+  // --- RateLimitPolicy
+  [
+    'rl missing rules',
+    doc(V.weft, 'RateLimitPolicy', 'targetRef: {kind: Service, name: s}'),
+    '6:3: spec.rules: ',
+    'required field is missing',
+  ],
+  [
+    'rl target kind',
+    doc(
+      V.weft,
+      'RateLimitPolicy',
+      'targetRef: {kind: Pod, name: s}\nrules: [{name: a, limit: {requests: 1, unit: second}}]',
+    ),
+    '6:21: spec.targetRef.kind: ',
+    'a RateLimitPolicy targets a Service',
+  ],
+  [
+    'rl header without name',
+    doc(
+      V.weft,
+      'RateLimitPolicy',
+      'targetRef: {kind: Service, name: s}\nrules:\n- name: a\n  descriptors: [{key: Header}]\n  limit: {requests: 1, unit: second}',
+    ),
+    '9:19: spec.rules[0].descriptors[0].header: ',
+    'required when key is Header',
+  ],
+  [
+    'rl unit',
+    doc(
+      V.weft,
+      'RateLimitPolicy',
+      'targetRef: {kind: Service, name: s}\nrules:\n- name: a\n  limit: {requests: 1, unit: minutes}',
+    ),
+    '9:32: spec.rules[0].limit.unit: ',
+    'did you mean "minute"?',
+  ],
+  [
+    'rl failureMode',
+    doc(
+      V.weft,
+      'RateLimitPolicy',
+      'targetRef: {kind: Service, name: s}\nfailureMode: deny\nrules: [{name: a, limit: {requests: 1, unit: second}}]',
+    ),
+    '7:16: spec.failureMode: ',
+    'is not one of open, closed',
+  ],
+  [
+    'rl zero requests',
+    doc(
+      V.weft,
+      'RateLimitPolicy',
+      'targetRef: {kind: Service, name: s}\nrules: [{name: a, limit: {requests: 0, unit: second}}]',
+    ),
+    '7:39: spec.rules[0].limit.requests: ',
+    '0 is out of range',
+  ],
   // --- syntax
   ['yaml syntax', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [a\n', '5:1: ', 'YAML syntax'],
   [
@@ -873,6 +962,8 @@ void test('every kind has at least one bad input', () => {
     'AuthorizationPolicy',
     'PeerAuthentication',
     'NetworkPolicy',
+    'FaultInjection',
+    'RateLimitPolicy',
   ])
     assert.ok(kinds.has(k), k);
 });

@@ -17,6 +17,8 @@ import { destinationRuleKind } from '../resources/destination-rule.ts';
 import { authorizationPolicyKind } from '../resources/authorization-policy.ts';
 import { peerAuthenticationKind } from '../resources/peer-authentication.ts';
 import { networkPolicyKind } from '../resources/network-policy.ts';
+import { faultInjectionKind } from '../resources/fault-injection.ts';
+import { rateLimitPolicyKind } from '../resources/rate-limit-policy.ts';
 import { dnsLabel, labelKey } from './formats.ts';
 import {
   Ctx,
@@ -56,6 +58,8 @@ const DEFS: readonly KindDef<unknown>[] = [
   authorizationPolicyKind,
   peerAuthenticationKind,
   networkPolicyKind,
+  faultInjectionKind,
+  rateLimitPolicyKind,
 ] as KindDef<unknown>[];
 
 const BY_KIND = new Map(DEFS.map((d) => [d.kind, d]));

@@ -281,6 +281,8 @@ void test('KINDS: table of kinds with per-kind parse', () => {
       ['AuthorizationPolicy', 'security.istio.io/v1', true],
       ['PeerAuthentication', 'security.istio.io/v1', true],
       ['NetworkPolicy', 'networking.k8s.io/v1', true],
+      ['FaultInjection', 'weft.dev/v1alpha1', true],
+      ['RateLimitPolicy', 'weft.dev/v1alpha1', true],
     ],
   );
   const svc = KINDS.find((k) => k.kind === 'Service')!;
