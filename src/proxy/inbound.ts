@@ -353,7 +353,15 @@ export class Inbound {
       ':authority': String(req.headers[':authority'] ?? key),
       ':scheme': 'http',
     });
-    upstream.on('response', (h) => {
+    upstream.on('response', (h, flags) => {
+      if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) {
+        // Trailers-only response (gRPC errors): keep END_STREAM on HEADERS (gRPC over HTTP/2).
+        res.stream.respond(
+          { ...forwardableHeaders(h), ':status': Number(h[':status'] ?? 502) },
+          { endStream: true },
+        );
+        return;
+      }
       res.writeHead(Number(h[':status'] ?? 502), forwardableHeaders(h));
       upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
       upstream.pipe(res);

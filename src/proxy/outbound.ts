@@ -477,10 +477,17 @@ export class Outbound {
       ':authority': (req.headers[':authority'] as string | undefined) ?? target.ep.address,
       ':scheme': 'http',
     });
-    upstream.on('response', (h) => {
+    upstream.on('response', (h, flags) => {
       const status = Number(h[':status'] ?? 502);
       const out = forwardableHeaders(h);
       filtered.responseHeaders(out);
+      if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) {
+        // Trailers-only response (how gRPC sends an error): END_STREAM must stay on the HEADERS
+        // frame, or the client waits for trailers that never come (gRPC over HTTP/2, "Responses").
+        res.stream.respond({ ...out, ':status': status }, { endStream: true });
+        finish(status);
+        return;
+      }
       res.writeHead(status, out);
       upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
       upstream.pipe(res);
