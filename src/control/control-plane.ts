@@ -160,6 +160,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       const resources = await store.list();
       model = buildMeshModel(resources, ev.revision);
       snapshots = new Map();
+      if (model.captureLimit) logger.warn('loopback capture is off', { reason: model.captureLimit });
       logger.info('revision committed', { revision: ev.revision, actor: ev.actor, message: ev.message });
       push.publish();
     })().catch((err: unknown) => logger.error('rebuilding the mesh model failed', { error: err }));

@@ -13,7 +13,6 @@
  * so two meshes with different trust domains on one machine (tests, a benchmark beside the
  * quickstart) do not collide; two meshes with the same trust domain on one machine would.
  */
-import { createHash } from 'node:crypto';
 
 export const INSTANCE_BLOCK = { base: ip4(127, 1, 0, 0), size: 1 << 16 };
 export const CAPTURE_BLOCK = { base: ip4(127, 2, 0, 0), size: 1 << 17 };
@@ -26,8 +25,20 @@ export function formatIp4(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
 }
 
+/** FNV-1a (32 bit): fast and well spread for short keys; addresses need no cryptographic hash. */
 function hash32(key: string): number {
-  return createHash('sha256').update(key).digest().readUInt32BE(0);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Final avalanche (murmur3 fmix32) so similar keys land far apart.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
 }
 
 /**
@@ -41,16 +52,17 @@ export function allocateAddresses(
 ): Map<string, string> {
   const sorted = [...new Set(keys)].sort();
   if (sorted.length > block.size / 2) throw new Error(`address block too small for ${sorted.length} keys`);
-  const used = new Set<number>();
+  const used = new Uint8Array(block.size);
   const out = new Map<string, string>();
+  const prefix = salt ? `${salt}|` : '';
   for (const key of sorted) {
-    let slot = hash32(salt ? `${salt}|${key}` : key) % block.size;
+    let slot = hash32(prefix + key) % block.size;
     for (;;) {
       const last = slot & 255;
-      if (!used.has(slot) && last !== 0 && last !== 255) break;
+      if (used[slot] === 0 && last !== 0 && last !== 255) break;
       slot = (slot + 1) % block.size;
     }
-    used.add(slot);
+    used[slot] = 1;
     out.set(key, formatIp4(block.base + slot));
   }
   return out;
@@ -72,21 +84,34 @@ export function serviceEnvName(name: string): string {
   return name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
+/** Loopback capture gives every (instance, service) pair an address; past this many it is off. */
+export const MAX_CAPTURE_PAIRS = CAPTURE_BLOCK.size / 2;
+
 /**
  * Every local-mode address of a mesh at once: instance addresses and capture addresses. The key
  * sets are always the full mesh (all instances, all instances x all services), so every caller that
- * passes the same placements and services gets the same addresses.
+ * passes the same placements and services gets the same addresses. Loopback capture is for meshes
+ * that fit on one machine: beyond MAX_CAPTURE_PAIRS pairs `capture` is empty and `captureLimit`
+ * says why (transparent capture in network namespaces has no such limit).
  */
 export function meshAddresses(
   instances: readonly { namespace: string; instance: string }[],
   services: readonly { namespace: string; name: string }[],
   trustDomain: string,
-): { instance: Map<string, string>; capture: Map<string, string> } {
+): { instance: Map<string, string>; capture: Map<string, string>; captureLimit?: string } {
   const instance = allocateAddresses(
     instances.map((i) => instanceKey(i.namespace, i.instance)),
     INSTANCE_BLOCK,
     trustDomain,
   );
+  const pairs = instances.length * services.length;
+  if (pairs > MAX_CAPTURE_PAIRS) {
+    return {
+      instance,
+      capture: new Map(),
+      captureLimit: `loopback capture needs one address per (instance, service) pair: ${pairs} pairs exceed ${MAX_CAPTURE_PAIRS}`,
+    };
+  }
   const captureKeys: string[] = [];
   for (const i of instances) for (const s of services) captureKeys.push(captureKey(i, s));
   const capture = allocateAddresses(captureKeys, CAPTURE_BLOCK, trustDomain);

@@ -22,7 +22,10 @@ export interface Placement {
   node: string;
 }
 
-export function placeInstances(workloads: readonly PlacementInput[], nodeNames: readonly string[]): Placement[] {
+export function placeInstances(
+  workloads: readonly PlacementInput[],
+  nodeNames: readonly string[],
+): Placement[] {
   const nodes = [...nodeNames].sort();
   const out: Placement[] = [];
   for (const w of workloads) {
@@ -33,7 +36,13 @@ export function placeInstances(workloads: readonly PlacementInput[], nodeNames: 
         const start = createHash('sha256').update(`${w.namespace}/${w.name}`).digest().readUInt32BE(0);
         node = nodes[(start + i) % nodes.length];
       }
-      out.push({ instance: `${w.name}-${i}`, namespace: w.namespace, workload: w.name, index: i, node: node! });
+      out.push({
+        instance: `${w.name}-${i}`,
+        namespace: w.namespace,
+        workload: w.name,
+        index: i,
+        node: node!,
+      });
     }
   }
   return out.sort((a, b) => (a.namespace + '/' + a.instance).localeCompare(b.namespace + '/' + b.instance));

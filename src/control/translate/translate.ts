@@ -40,6 +40,8 @@ export interface MeshModel {
   trafficPolicies: TrafficPolicyEntry[];
   /** capture address by `ns/instance>svcns/svc` */
   capture: Map<string, string>;
+  /** Why loopback capture is off for this mesh (too many pairs), when it is. */
+  captureLimit: string | undefined;
   security: Snapshot['security'];
 }
 
@@ -172,6 +174,21 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
     };
   });
 
+  // Indexes so selecting is linear in the size of the mesh, not quadratic.
+  const workloadsByNs = new Map<string, typeof workloads>();
+  for (const w of workloads) {
+    const list = workloadsByNs.get(w.namespace);
+    if (list) list.push(w);
+    else workloadsByNs.set(w.namespace, [w]);
+  }
+  const instancesByWorkload = new Map<string, InstanceEntry[]>();
+  for (const i of instances) {
+    const k = `${i.namespace}/${i.workload}`;
+    const list = instancesByWorkload.get(k);
+    if (list) list.push(i);
+    else instancesByWorkload.set(k, [i]);
+  }
+
   const services: ServiceEntry[] = serviceRes.map((s) => {
     const spec = s.spec as Obj;
     const selector = rec(spec['selector']);
@@ -179,8 +196,7 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
     const selected =
       Object.keys(selector).length === 0
         ? []
-        : workloads.filter((w) => w.namespace === namespace && labelsMatch(selector, w.labels));
-    const selectedKeys = new Set(selected.map((w) => w.name));
+        : (workloadsByNs.get(namespace) ?? []).filter((w) => labelsMatch(selector, w.labels));
     const ports = arr(spec['ports']).map((p) => {
       const port = num(p['port'], 0);
       const target = p['targetPort'];
@@ -194,8 +210,9 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
       }
       return { name: str(p['name']), port, targetPort, protocol: appProtocolOf(p) };
     });
-    const endpoints: EndpointEntry[] = instances
-      .filter((i) => i.namespace === namespace && selectedKeys.has(i.workload))
+    const endpoints: EndpointEntry[] = selected
+      .flatMap((w) => instancesByWorkload.get(`${namespace}/${w.name}`) ?? [])
+      .sort((a, b) => cmp(a.name, b.name))
       .map((i) => {
         const nodeLabels = nodeByName.get(i.node)?.labels ?? {};
         const locality = [
@@ -284,6 +301,7 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
     routes,
     trafficPolicies,
     capture: addresses.capture,
+    captureLimit: addresses.captureLimit,
     security,
   };
 }
@@ -393,7 +411,7 @@ function filter(f: Obj, ns: string): RouteFilter {
 export function snapshotFor(model: MeshModel, nodeName: string): Snapshot {
   const local = model.instances.filter((i) => i.node === nodeName);
   const listeners: ListenerEntry[] = [];
-  for (const i of local) {
+  for (const i of model.capture.size > 0 ? local : []) {
     for (const s of model.services) {
       const address = model.capture.get(`${i.namespace}/${i.name}>${s.namespace}/${s.name}`);
       if (!address) continue;
@@ -422,10 +440,22 @@ export function snapshotFor(model: MeshModel, nodeName: string): Snapshot {
     listeners,
     security: model.security,
   };
-  // The revision number is not part of the content: an apply that changes nothing this node sees
-  // must not produce a new version for it.
-  const { revision: _revision, ...content } = body;
-  return { version: contentHash(content), ...body };
+  // The version hashes content only (not the revision number: an apply that changes nothing this
+  // node sees must not produce a new version for it). The mesh-wide part is hashed once per model.
+  const version = contentHash([sharedHash(model), nodeName, body.localInstances, listeners]);
+  return { version, ...body };
+}
+
+const sharedHashes = new WeakMap<MeshModel, string>();
+
+function sharedHash(model: MeshModel): string {
+  let h = sharedHashes.get(model);
+  if (h === undefined) {
+    const { revision: _revision, capture: _capture, captureLimit: _limit, ...shared } = model;
+    h = contentHash(shared);
+    sharedHashes.set(model, h);
+  }
+  return h;
 }
 
 /** Translate a resource set for one node (convenience for tests and tools). */
@@ -442,8 +472,12 @@ export function identitiesOnNode(model: MeshModel, nodeName: string): Set<string
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) => {
     if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const keys = Object.keys(v as Obj);
+      let sorted = true;
+      for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+      if (sorted) return v;
       const out: Obj = {};
-      for (const k of Object.keys(v as Obj).sort()) out[k] = (v as Obj)[k];
+      for (const k of keys.sort()) out[k] = (v as Obj)[k];
       return out;
     }
     return v;
