@@ -152,3 +152,19 @@ export type {
   RateLimitKeyType,
   RateLimitUnit,
 } from './resources/rate-limit-policy.ts';
+export { ControlClient, errorDiagnostics } from './client/index.ts';
+export type {
+  ControlClientOptions,
+  ChangeOptions,
+  StoredResource,
+  RevisionDiff,
+  RevisionInfo,
+  ApplyOutcome,
+  ApplyResponse,
+  ApiDiagnostic,
+  ListResponse,
+  RevisionStateResponse,
+  ProxyStatus,
+  StatusResponse,
+  HistoryResponse,
+} from './client/index.ts';

@@ -168,7 +168,13 @@ export function parseEnvelope(o: unknown, onlyKind?: string): { resource?: Resou
   if (o.metadata === undefined || o.metadata === null)
     cx.error(['metadata'], 'required field is missing (at least metadata.name)', CODES.required);
   else {
-    const m = metaSchema(def).parse(o.metadata, ['metadata'], cx);
+    // The stored form of a cluster-scoped resource has namespace '' (what `weft get -o yaml` prints),
+    // so '' is accepted as "no namespace" and the resource round-trips.
+    const rawMeta =
+      !def.namespaced && isPlainObject(o.metadata) && (o.metadata as Record<string, unknown>)['namespace'] === ''
+        ? Object.fromEntries(Object.entries(o.metadata as Record<string, unknown>).filter(([k]) => k !== 'namespace'))
+        : o.metadata;
+    const m = metaSchema(def).parse(rawMeta, ['metadata'], cx);
     if (m) {
       if (!def.namespaced && m.namespace !== undefined) {
         cx.error(
