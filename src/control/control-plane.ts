@@ -122,20 +122,35 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     host,
     port: options.apiPort ?? 0,
     statusProvider: () => {
-      return push.status().map((s) => ({
-        node: s.node,
-        connected: s.connected,
-        ackedVersion: s.ackedVersion ?? '',
-        latestVersion: snapshotOf(s.node)?.version ?? '',
-        lastNack: s.lastNack
-          ? {
-              version: s.lastNack.version,
-              message: s.lastNack.error,
-              time: new Date(s.lastNack.at).toISOString(),
-            }
-          : null,
-        since: new Date(s.connected ? s.connectedAt : s.lastSeen).toISOString(),
-      }));
+      // Every Node resource is listed: one whose proxy never connected is not ready either.
+      const seen = new Set(push.status().map((s) => s.node));
+      const never = model.nodes
+        .filter((n) => !seen.has(n.name))
+        .map((n) => ({
+          node: n.name,
+          connected: false,
+          ackedVersion: '',
+          latestVersion: snapshotOf(n.name)?.version ?? '',
+          lastNack: null,
+          since: '',
+        }));
+      return [
+        ...never,
+        ...push.status().map((s) => ({
+          node: s.node,
+          connected: s.connected,
+          ackedVersion: s.ackedVersion ?? '',
+          latestVersion: snapshotOf(s.node)?.version ?? '',
+          lastNack: s.lastNack
+            ? {
+                version: s.lastNack.version,
+                message: s.lastNack.error,
+                time: new Date(s.lastNack.at).toISOString(),
+              }
+            : null,
+          since: new Date(s.connected ? s.connectedAt : s.lastSeen).toISOString(),
+        })),
+      ].sort((a, b) => (a.node < b.node ? -1 : 1));
     },
     extraRoutes: [
       {
