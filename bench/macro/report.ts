@@ -94,8 +94,11 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
   for (const n of meta.notes) out.push(`- ${n}`);
   if (meta.notes.length) out.push('');
   out.push('## Summary', '', headlineTable(summaries, meta.baseline), '');
-  for (const t of openTests(summaries)) {
-    out.push(`## Open loop, ${rateLabel(t)}`, '');
+  const others = [...new Set(summaries.flatMap((s) => Object.keys(s.tests)))].filter(
+    (t) => !t.startsWith('rate') && t !== 'max',
+  );
+  for (const t of [...openTests(summaries), ...others]) {
+    out.push(t === 'soak' ? '## Soak: open loop, 2,000 req/s' : `## Open loop, ${rateLabel(t)}`, '');
     out.push(
       '| case | p50 | p90 | p99 | p99.9 | max | added p50 (×) | added p90 (×) | added p99 (×) | added p99.9 (×) | achieved req/s | proxy CPU-s / 10k | errors / non-2xx / unfinished |',
     );

@@ -268,7 +268,7 @@ async function main(): Promise<number> {
 
     const runCase = async (round: number, c: BenchCase): Promise<void> => {
       if (failed.has(c.name) || stopping) return;
-      log(`round ${round}/${plan.rounds} case ${c.name}`);
+      log(`round ${round}/${values.soak ? 1 : plan.rounds} case ${c.name}`);
       let h: CaseHandle;
       try {
         h = await c.start(ctx);
@@ -299,14 +299,15 @@ async function main(): Promise<number> {
           plan.caseWarmS,
         );
         if (values.soak) {
+          const soakS = values.duration === undefined ? 600 : plan.durationS;
           const r = await measure(
             round,
             c,
             h,
             up,
             'soak',
-            ['-r', '2000', ...common, '-d', '600', '-w', '1'],
-            601,
+            ['-r', '2000', ...common, '-d', String(soakS), '-w', '1'],
+            soakS + 1,
             pins,
             10_000,
             true,
@@ -316,7 +317,7 @@ async function main(): Promise<number> {
             const g = growth((r.series ?? []).map((s) => ({ tS: s.tS, value: (s.kb[label] ?? 0) / 1024 })));
             if (g)
               soakNotes.push(
-                `${c.name} ${label}: RSS ${g.first.toFixed(1)} → ${g.last.toFixed(1)} MB over 10 min (${g.delta >= 0 ? '+' : ''}${g.delta.toFixed(1)} MB, trend ${g.slopePerMin.toFixed(2)} MB/min)`,
+                `${c.name} ${label}: RSS ${g.first.toFixed(1)} → ${g.last.toFixed(1)} MB over ${soakS} s at 2,000 req/s (${g.delta >= 0 ? '+' : ''}${g.delta.toFixed(1)} MB, trend ${g.slopePerMin.toFixed(2)} MB/min)`,
               );
           }
           return;

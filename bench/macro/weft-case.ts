@@ -11,11 +11,11 @@
  * http, HTTPRoute + L7 AuthorizationPolicy). Proxy pids come from pids.json; the proxy of the
  * loadgen's node is pinned like proxy A, the upstream's node proxy and instance like B/upstream.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { meshAddresses, placeInstances } from '../../src/api/index.ts';
-import { renderTemplate, waitForHttp, type BenchCase, type CaseContext, type CaseHandle } from './cases.ts';
+import { waitForHttp, type BenchCase, type CaseContext, type CaseHandle } from './cases.ts';
 import { isAlive, pinRunning, type ProcessSet, type Started } from './proc.ts';
 
 export const MESH_DIR = 'bench/macro/weft-mesh';
@@ -100,13 +100,8 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
     },
     async start(ctx: CaseContext): Promise<CaseHandle> {
       procs = ctx.procs;
-      const template = readFileSync(join(ctx.repoRoot, MESH_DIR, 'mesh.yaml'), 'utf8');
-      const meshDir = join(ctx.workDir, 'weft-mesh');
-      mkdirSync(meshDir, { recursive: true });
-      writeFileSync(
-        join(meshDir, 'mesh.yaml'),
-        renderTemplate(template, { UPSTREAM_BIN: join(ctx.binDir, 'upstream') }),
-      );
+      const meshDir = join(ctx.repoRoot, MESH_DIR);
+      const template = readFileSync(join(meshDir, 'mesh.yaml'), 'utf8');
       stateDir = join(ctx.workDir, `weft-state-${name}`);
       rmSync(stateDir, { recursive: true, force: true });
       const logFile = join(ctx.workDir, 'logs', `${name}-up.log`);

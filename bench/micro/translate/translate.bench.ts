@@ -4,7 +4,7 @@
  * The model is built once per revision and each node's snapshot derived from it, so both are shown.
  */
 import type { Resource } from '../../../src/api/index.ts';
-import { buildMeshModel, snapshotFor } from '../../../src/control/translate/index.ts';
+import { buildMeshModel, snapshotFor } from '../../../src/api/index.ts';
 import type { MicroBenchmark } from '../harness.ts';
 
 function meta(name: string, namespace = 'default'): Resource['metadata'] {
