@@ -139,7 +139,7 @@ export class LocalMesh {
         cwd: this.#o.cwd,
       });
       this.#plan = plan;
-      await Promise.all(plan.nodes.map((n) => this.#startProxy(n)));
+      await Promise.all(plan.nodes.map((n) => this.#startProxy(n, this.#tunnelPort(resources, n.name))));
       await Promise.all(plan.instances.map((i) => this.#startInstance(i)));
       const seconds = (this.#o.clock.monotonic() - started) / 1000;
       const nodes = resources.filter((r) => r.kind === 'Node') as Resource<NodeSpec>[];
@@ -187,7 +187,7 @@ export class LocalMesh {
     const newNodes = next.nodes.filter((n) => JSON.stringify(prevNodes.get(n.name)) !== JSON.stringify(n));
     await Promise.all(goneInst.map((i) => this.#stopInstance(i, grace)));
     await Promise.all(goneNodes.map((n) => this.#stopProxy(n, grace)));
-    await Promise.all(newNodes.map((n) => this.#startProxy(n)));
+    await Promise.all(newNodes.map((n) => this.#startProxy(n, this.#tunnelPort(resources, n.name))));
     await Promise.all(newInst.map((i) => this.#startInstance(i)));
     this.#event(
       'reload',
@@ -259,7 +259,10 @@ export class LocalMesh {
   async #apply(desired: DesiredState): Promise<Resource[]> {
     const client = this.#client!;
     const manifestNodes = desired.resources.some((r) => r.kind === 'Node');
-    const all: Resource[] = [...desired.resources, ...(manifestNodes ? [] : (defaultNodes(desired.nodes) as unknown as Resource[]))];
+    const all: Resource[] = [
+      ...desired.resources,
+      ...(manifestNodes ? [] : (defaultNodes(desired.nodes) as unknown as Resource[])),
+    ];
     const res = await client.apply(all.map(toApplyObject), { message: desired.message });
     if (!res.unchanged)
       this.#event(
@@ -279,8 +282,21 @@ export class LocalMesh {
     return all;
   }
 
-  async #startProxy(n: PlannedNode): Promise<void> {
+  async #startProxy(n: PlannedNode, tunnelPort: number): Promise<void> {
     const name = `proxy/${n.name}`;
+    // The node addresses are fixed (127.0.10.<i>), so another mesh on this machine would answer our
+    // readiness probe: refuse clearly instead.
+    const [adminHost, adminPort] = splitHostPort(n.admin);
+    for (const [host, port] of [
+      [adminHost, adminPort],
+      [n.address, tunnelPort],
+    ] as const) {
+      if (await probeOnce({ type: 'tcp', host, port }, 500))
+        throw new WeftError(
+          'WEFT_UP_ADDRESS_IN_USE',
+          `${host}:${port} (node ${n.name}) is already in use, probably by another weft up or weft proxy on this machine; stop it, or give your Nodes other addresses`,
+        );
+    }
     this.#supervisor.start({
       name,
       command: this.#o.execPath,
@@ -289,10 +305,9 @@ export class LocalMesh {
       cwd: this.#o.cwd,
       logFile: join(this.#o.stateDir, 'logs', `proxy-${n.name}.log`),
     });
-    const [host, port] = splitHostPort(n.admin);
     await waitReady(
       `node proxy ${n.name}`,
-      { type: 'http', host, port, path: '/ready' },
+      { type: 'http', host: adminHost, port: adminPort, path: '/ready' },
       {
         clock: this.#o.clock,
         timeoutMs: this.#o.startTimeoutMs ?? 60_000,
@@ -335,6 +350,11 @@ export class LocalMesh {
     await this.#supervisor.stop(i.key, graceMs);
     delete this.#pids.instances[i.key];
     this.#writePids();
+  }
+
+  #tunnelPort(resources: readonly Resource[], node: string): number {
+    const n = resources.find((r) => r.kind === 'Node' && r.metadata.name === node);
+    return n ? nodeTunnelPort(n as Resource<NodeSpec>) : 15008;
   }
 
   #childEnv(extra: Record<string, string>): Record<string, string | undefined> {

@@ -114,8 +114,12 @@ export function planMesh(resources: readonly Resource[], options: PlanOptions): 
     .map((n) => ({ name: n.metadata.name, address: nodeAddressOf(n) }))
     .sort((a, b) => (a.name < b.name ? -1 : 1))
     .map((n) => ({ ...n, admin: `${n.address}:${PROXY_ADMIN_PORT}` }));
-  const workloads = (resources.filter((r) => r.kind === 'Workload') as unknown as Resource<WorkloadSpec>[]).sort(byKey);
-  const services = (resources.filter((r) => r.kind === 'Service') as unknown as Resource<ServiceSpec>[]).sort(byKey);
+  const workloads = (
+    resources.filter((r) => r.kind === 'Workload') as unknown as Resource<WorkloadSpec>[]
+  ).sort(byKey);
+  const services = (resources.filter((r) => r.kind === 'Service') as unknown as Resource<ServiceSpec>[]).sort(
+    byKey,
+  );
   const workloadOf = new Map(workloads.map((w) => [`${w.metadata.namespace}/${w.metadata.name}`, w]));
   const labelsOf = (w: Resource<WorkloadSpec>) =>
     Object.keys(w.spec.labels ?? {}).length > 0 ? w.spec.labels : w.metadata.labels;
