@@ -70,6 +70,7 @@ export class NodeProxy {
       tunnel: this.#tunnel,
       logger: this.#logger.child({ component: 'outbound' }),
       metrics: this.metrics,
+      clock: this.#clock,
     });
   }
 

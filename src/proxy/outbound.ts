@@ -13,9 +13,10 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { EndpointEntry, InstanceEntry, ListenerEntry, ServiceEntry } from '../api/index.ts';
-import type { Logger } from '../lib/index.ts';
-import { errorMessage } from '../lib/index.ts';
+import { gatewayDurationMs } from '../api/index.ts';
+import type { BackendRef, EndpointEntry, InstanceEntry, ListenerEntry, ServiceEntry } from '../api/index.ts';
+import type { Clock, Logger, Timer } from '../lib/index.ts';
+import { errorMessage, systemClock } from '../lib/index.ts';
 import { compileRouter, pickWeighted } from '../policy/index.ts';
 import type { RouteMatchResult, Router } from '../policy/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
@@ -50,6 +51,8 @@ export interface OutboundOptions {
   logger: Logger;
   metrics: ProxyMetrics;
   random?: () => number;
+  /** For route timeouts (default: the system clock). */
+  clock?: Clock;
 }
 
 interface ConnContext {
@@ -62,6 +65,7 @@ export class Outbound {
   readonly #logger: Logger;
   readonly #metrics: ProxyMetrics;
   readonly #random: () => number;
+  readonly #clock: Clock;
   #tables: OutboundTables | undefined;
   readonly #servers = new Map<string, net.Server>();
   readonly #sockets = new Set<net.Socket>();
@@ -81,6 +85,7 @@ export class Outbound {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#random = options.random ?? Math.random;
+    this.#clock = options.clock ?? systemClock;
     this.#h1.on('request', (req, res) => this.#onH1Request(req, res));
     this.#h1.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as net.Socket, head));
     this.#h1.on('clientError', (_err, socket) => socket.destroy());
@@ -268,6 +273,7 @@ export class Outbound {
     req: http.IncomingMessage | http2.Http2ServerRequest,
     reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void,
   ):
+    | { redirect: RouteMatchResult }
     | {
         ep: LbEndpointEntry;
         targetPort: number;
@@ -301,6 +307,9 @@ export class Outbound {
         reply(404, { error: 'no route matches', service: `${svc.namespace}/${svc.name}`, path });
         return undefined;
       }
+      // A redirect rule answers locally and needs no backend (Gateway API HTTPRequestRedirectFilter);
+      // the caller applies it through applyFilters.
+      if (match.rule.filters.some((f) => f.type === 'RequestRedirect')) return { redirect: match };
       const ref = pickWeighted(match.backends, this.#random);
       if (!ref) {
         reply(500, {
@@ -363,6 +372,11 @@ export class Outbound {
     };
     const target = this.#resolve(tables, ctx, req, reply);
     if (!target) return;
+    if ('redirect' in target) {
+      applyFilters(target.redirect, req, {}, res, ctx.listener.port);
+      finish(res.statusCode);
+      return;
+    }
     const headers = forwardableHeaders(req.headers);
     const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
     if (filtered.done) {
@@ -370,6 +384,7 @@ export class Outbound {
       return;
     }
     const agent = this.#agent(ctx.source);
+    this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
     const inflightKey = `${target.ep.namespace}/${target.ep.instance}`;
     this.#inflight.set(inflightKey, (this.#inflight.get(inflightKey) ?? 0) + 1);
     const upstream = http.request({
@@ -380,7 +395,25 @@ export class Outbound {
       path: filtered.path,
       headers,
     });
-    const done = () => this.#inflight.set(inflightKey, (this.#inflight.get(inflightKey) ?? 1) - 1);
+    let timer: Timer | undefined;
+    let counted = true;
+    const done = () => {
+      timer?.cancel();
+      if (!counted) return;
+      counted = false;
+      this.#inflight.set(inflightKey, (this.#inflight.get(inflightKey) ?? 1) - 1);
+    };
+    const timeoutMs = routeTimeoutMs(target.match);
+    if (timeoutMs !== undefined) {
+      timer = this.#clock.setTimeout(() => {
+        timer = undefined;
+        done();
+        upstream.destroy();
+        if (!res.headersSent)
+          reply(504, { error: 'upstream request timeout', service: target.svcKey, timeoutMs });
+        else res.destroy();
+      }, timeoutMs);
+    }
     upstream.on('response', (ures) => {
       const out = forwardableHeaders(ures.headers);
       filtered.responseHeaders(out);
@@ -393,14 +426,89 @@ export class Outbound {
     });
     upstream.on('error', (err) => {
       done();
+      if (res.writableEnded) return;
       if (!res.headersSent)
         reply(503, { error: 'upstream unavailable', service: target.svcKey, cause: errorMessage(err) });
       else res.destroy();
     });
     req.pipe(upstream);
     res.on('close', () => {
+      done();
       if (!res.writableFinished) upstream.destroy();
     });
+  }
+
+  /**
+   * RequestMirror (Gateway API HTTPRequestMirrorFilter): a copy of the request goes to the mirror
+   * backend, fire and forget — its answer and its failures are discarded and never delay or change
+   * the caller's response. `percent` (default 100) of requests are mirrored. Like Envoy, the copy's
+   * Host/:authority gets a `-shadow` suffix so the mirror can tell copies apart.
+   */
+  #mirror(
+    tables: OutboundTables,
+    ctx: ConnContext,
+    match: RouteMatchResult | undefined,
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    headers: http.OutgoingHttpHeaders,
+    path: string,
+  ): void {
+    if (!match) return;
+    for (const f of match.rule.filters) {
+      if (f.type !== 'RequestMirror') continue;
+      const percent = f.requestMirror.percent ?? 100;
+      if (percent <= 0 || (percent < 100 && this.#random() * 100 >= percent)) continue;
+      try {
+        this.#sendMirror(tables, ctx, f.requestMirror.backendRef, req, headers, path);
+      } catch (err) {
+        this.#metrics.inc('weft_proxy_errors_total', 'kind="mirror"');
+        this.#logger.debug('mirror failed', { error: err });
+      }
+    }
+  }
+
+  #sendMirror(
+    tables: OutboundTables,
+    ctx: ConnContext,
+    ref: BackendRef,
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    headers: http.OutgoingHttpHeaders,
+    path: string,
+  ): void {
+    const plan = this.#plan(tables, `${ref.namespace}/${ref.name}`);
+    const targetPort = plan ? this.#targetPort(plan.service, ref.port ?? ctx.listener.port) : undefined;
+    const ep = plan?.balancer.pick({});
+    if (!plan || !ep || targetPort === undefined) {
+      this.#metrics.inc('weft_proxy_errors_total', 'kind="mirror_no_endpoint"');
+      return;
+    }
+    const host = String(req.headers[':authority'] ?? req.headers.host ?? ref.name);
+    const shadowHost = host.replace(/^([^:]*)/, '$1-shadow');
+    const onError = () => this.#metrics.inc('weft_proxy_errors_total', 'kind="mirror"');
+    if (req instanceof http.IncomingMessage) {
+      const copy = http.request({
+        agent: this.#agent(ctx.source),
+        host: ep.address,
+        port: targetPort,
+        method: req.method,
+        path,
+        headers: { ...headers, host: shadowHost },
+      });
+      copy.on('response', (r) => r.resume());
+      copy.on('error', onError);
+      req.pipe(copy);
+      return;
+    }
+    const session = this.#h2Session(tables, ctx.source, ep, targetPort);
+    const copy = session.request({
+      ...headers,
+      ':method': req.method,
+      ':path': path,
+      ':authority': shadowHost,
+      ':scheme': 'http',
+    });
+    copy.on('response', () => copy.resume());
+    copy.on('error', onError);
+    req.pipe(copy);
   }
 
   #agent(source: InstanceEntry): http.Agent {
@@ -457,6 +565,11 @@ export class Outbound {
     };
     const target = this.#resolve(tables, ctx, req, reply);
     if (!target) return;
+    if ('redirect' in target) {
+      applyFilters(target.redirect, req, {}, res, ctx.listener.port);
+      finish(res.statusCode);
+      return;
+    }
     const headers = forwardableHeaders(req.headers, true);
     const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
     if (filtered.done) {
@@ -470,6 +583,7 @@ export class Outbound {
       reply(503, { error: 'tunnel unavailable', service: target.svcKey, cause: errorMessage(err) });
       return;
     }
+    this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
     const upstream = session.request({
       ...headers,
       ':method': req.method,
@@ -477,6 +591,16 @@ export class Outbound {
       ':authority': (req.headers[':authority'] as string | undefined) ?? target.ep.address,
       ':scheme': 'http',
     });
+    const timeoutMs = routeTimeoutMs(target.match);
+    if (timeoutMs !== undefined) {
+      const timer = this.#clock.setTimeout(() => {
+        if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
+        if (!res.headersSent)
+          reply(504, { error: 'upstream request timeout', service: target.svcKey, timeoutMs });
+        else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }, timeoutMs);
+      upstream.on('close', () => timer.cancel());
+    }
     upstream.on('response', (h, flags) => {
       const status = Number(h[':status'] ?? 502);
       const out = forwardableHeaders(h);
@@ -494,6 +618,7 @@ export class Outbound {
       upstream.on('end', () => finish(status));
     });
     upstream.on('error', (err) => {
+      if (res.stream.closed || res.writableEnded) return;
       if (!res.headersSent)
         reply(503, { error: 'upstream unavailable', service: target.svcKey, cause: errorMessage(err) });
       else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
@@ -544,6 +669,10 @@ export class Outbound {
     };
     const target = this.#resolve(tables, ctx, req, reply);
     if (!target) return;
+    if ('redirect' in target) {
+      reply(400, { error: 'the matching rule redirects; an upgrade request cannot follow a redirect' });
+      return;
+    }
     let stream: Duplex;
     try {
       stream = this.#tunnelStream(tables, ctx.source, target.ep, target.targetPort);
@@ -555,6 +684,22 @@ export class Outbound {
     if (head.length > 0) stream.write(head);
     splice(socket, stream);
   }
+}
+
+/**
+ * The effective timeout of a matched rule in ms: the smaller of `timeouts.request` and
+ * `timeouts.backendRequest` (Gateway API HTTPRouteTimeouts, GEP-1742; one attempt, so the
+ * backend timeout bounds the whole request too). A zero duration disables a timeout.
+ */
+function routeTimeoutMs(match: RouteMatchResult | undefined): number | undefined {
+  const t = match?.rule.timeouts;
+  if (!t) return undefined;
+  let out: number | undefined;
+  for (const d of [t.request, t.backendRequest]) {
+    const ms = d === undefined ? undefined : gatewayDurationMs(d);
+    if (ms !== undefined && ms > 0) out = out === undefined ? ms : Math.min(out, ms);
+  }
+  return out;
 }
 
 function rawRequestHead(req: http.IncomingMessage): string {
