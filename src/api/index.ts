@@ -168,3 +168,14 @@ export type {
   StatusResponse,
   HistoryResponse,
 } from './client/index.ts';
+export {
+  buildMeshModel,
+  snapshotFor,
+  translate,
+  identitiesOnNode,
+  canonicalJson,
+  contentHash,
+  spiffeIdFor,
+  appProtocolOf,
+} from './mesh/translate.ts';
+export type { MeshModel } from './mesh/translate.ts';

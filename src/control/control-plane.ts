@@ -6,8 +6,14 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkResources, parseResourceObject } from '../api/index.ts';
-import type { Diagnostic, Resource, Snapshot } from '../api/index.ts';
+import {
+  buildMeshModel,
+  checkResources,
+  identitiesOnNode,
+  parseResourceObject,
+  snapshotFor,
+} from '../api/index.ts';
+import type { Diagnostic, MeshModel, Resource, Snapshot } from '../api/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { systemClock } from '../lib/index.ts';
 import { CertificateAuthority, createAttestor, ensureJoinToken } from './ca/index.ts';
@@ -17,8 +23,6 @@ import { loadOrCreateToken, startControlServer } from './server/index.ts';
 import type { ResourceValidator, RunningControlServer } from './server/index.ts';
 import { openSqliteStore, storeFile } from './store/index.ts';
 import type { Store } from './store/index.ts';
-import { buildMeshModel, identitiesOnNode, snapshotFor } from './translate/index.ts';
-import type { MeshModel } from './translate/index.ts';
 
 export interface ControlPlaneOptions {
   stateDir: string;

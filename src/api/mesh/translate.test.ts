@@ -1,29 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Resource } from '../../api/index.ts';
-import {
-  buildMeshModel,
-  canonicalJson,
-  durationSeconds,
-  identitiesOnNode,
-  snapshotFor,
-  translate,
-} from './translate.ts';
+import type { Resource } from '../resource.ts';
+import { parseResourceObject } from '../manifest/parse.ts';
+import { buildMeshModel, canonicalJson, identitiesOnNode, snapshotFor, translate } from './translate.ts';
 
+const API_VERSIONS: Record<string, string> = {
+  Node: 'v1',
+  Service: 'v1',
+  MeshConfig: 'weft.dev/v1alpha1',
+  Workload: 'weft.dev/v1alpha1',
+  HTTPRoute: 'gateway.networking.k8s.io/v1',
+};
+
+/** Resources go through the real validator, as the translator always receives them. */
 function res(
   kind: string,
   name: string,
   spec: Record<string, unknown>,
-  extra: Partial<Resource> = {},
+  extra: Record<string, unknown> = {},
 ): Resource {
-  const clusterScoped = kind === 'Node' || kind === 'MeshConfig' || kind === 'Namespace';
-  return {
-    apiVersion: 'v1',
-    kind,
-    metadata: { name, namespace: clusterScoped ? '' : 'default', labels: {}, annotations: {} },
-    spec,
-    ...extra,
-  };
+  const raw = { apiVersion: API_VERSIONS[kind], kind, metadata: { name }, spec, ...extra };
+  const { resource, diagnostics } = parseResourceObject(raw);
+  assert.deepEqual(diagnostics, [], `${kind}/${name} is valid`);
+  return resource!;
 }
 
 const node = (name: string, address: string, zone = 'z1') =>
@@ -34,9 +33,7 @@ const node = (name: string, address: string, zone = 'z1') =>
     {
       metadata: {
         name,
-        namespace: '',
         labels: { 'topology.kubernetes.io/region': 'r1', 'topology.kubernetes.io/zone': zone },
-        annotations: {},
       },
       status: { addresses: [{ type: 'InternalIP', address }] },
     },
@@ -158,12 +155,4 @@ test('translate: a node may obtain only the identities of its own instances', ()
   const ids2 = identitiesOnNode(model, 'node-2');
   assert.ok(!ids2.has('spiffe://example.org/ns/default/sa/web'));
   assert.equal(snapshotFor(model, 'node-3').localInstances.length, 0);
-});
-
-test('durationSeconds parses Go-style durations', () => {
-  assert.equal(durationSeconds('1h'), 3600);
-  assert.equal(durationSeconds('1h30m'), 5400);
-  assert.equal(durationSeconds('250ms'), 0.25);
-  assert.equal(durationSeconds('abc'), undefined);
-  assert.equal(durationSeconds('10x'), undefined);
 });

@@ -1,5 +1,7 @@
 /**
  * The translator: a pure function from the stored resources to the snapshot of one node proxy.
+ * It lives in api (not control) because the control plane, the policy analyser and offline CLI
+ * verbs (`weft policy explain -f`) all need the same mesh model from the same resources.
  *
  * Deterministic by construction — every list is sorted and the version is a hash of the canonical
  * JSON — so the same resources always give the same versions and a proxy is only pushed a new
@@ -7,7 +9,12 @@
  * functions in src/api/mesh, which `weft up` and `weft request` call too.
  */
 import { createHash } from 'node:crypto';
-import { meshAddresses, placeInstances } from '../../api/index.ts';
+import { meshAddresses } from './addressing.ts';
+import { placeInstances } from './placement.ts';
+import type { Resource } from '../resource.ts';
+import { certTtlSeconds, MESH_DEFAULTS, meshSettingsOf } from '../resources/mesh-config.ts';
+import { nodeAddressOf, nodeTunnelPort } from '../resources/node.ts';
+import { matchLabelsMatch } from '../resources/common.ts';
 import type {
   AppProtocol,
   BackendRef,
@@ -17,7 +24,6 @@ import type {
   MeshSettings,
   NodeEntry,
   PolicyObject,
-  Resource,
   RouteEntry,
   RouteFilter,
   RouteMatch,
@@ -25,9 +31,7 @@ import type {
   ServiceEntry,
   Snapshot,
   TrafficPolicyEntry,
-} from '../../api/index.ts';
-
-export const DEFAULT_TUNNEL_PORT = 15008;
+} from '../wire/snapshot.ts';
 
 /** Everything the translator derives once per resource set; snapshots for each node reuse it. */
 export interface MeshModel {
@@ -59,21 +63,6 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Parse a duration like `1h`, `30m`, `90s`, `1h30m` into seconds; undefined when malformed. */
-export function durationSeconds(value: unknown): number | undefined {
-  if (typeof value === 'number') return value;
-  if (typeof value !== 'string') return undefined;
-  const re = /(\d+(?:\.\d+)?)(h|ms|m|s)/g;
-  let total = 0;
-  let consumed = 0;
-  for (const m of value.matchAll(re)) {
-    const n = Number(m[1]);
-    total += m[2] === 'h' ? n * 3600 : m[2] === 'm' ? n * 60 : m[2] === 's' ? n : n / 1000;
-    consumed += m[0].length;
-  }
-  return consumed === value.length && consumed > 0 ? total : undefined;
-}
-
 export function spiffeIdFor(
   trustDomain: string,
   namespace: string,
@@ -96,19 +85,14 @@ export function appProtocolOf(port: Obj): AppProtocol {
   return 'tcp';
 }
 
-function labelsMatch(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
-  return true;
-}
-
 function meshSettings(resources: readonly Resource[]): MeshSettings {
-  const mc = resources.find((r) => r.kind === 'MeshConfig');
-  const spec = (mc?.spec ?? {}) as Obj;
+  // Validated resources carry every default; the fallbacks keep hand-built inputs (tools, tests) sane.
+  const spec = { ...MESH_DEFAULTS, ...meshSettingsOf(resources) };
   return {
-    trustDomain: str(spec['trustDomain'], 'cluster.local'),
-    defaultPolicy: spec['defaultPolicy'] === 'allow' ? 'allow' : 'deny',
-    certTtlSeconds: durationSeconds(spec['certTtl']) ?? 3600,
-    rootNamespace: str(spec['rootNamespace'], 'weft-system'),
+    trustDomain: spec.trustDomain,
+    defaultPolicy: spec.defaultPolicy,
+    certTtlSeconds: certTtlSeconds(spec),
+    rootNamespace: spec.rootNamespace,
   };
 }
 
@@ -118,17 +102,12 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
   const of = (kind: string) => resources.filter((r) => r.kind === kind);
 
   const nodes: NodeEntry[] = of('Node')
-    .map((n) => {
-      const addresses = arr((n.status as Obj | undefined)?.['addresses']);
-      const internal = addresses.find((a) => a['type'] === 'InternalIP') ?? addresses[0];
-      const portAnno = Number(n.metadata.annotations['weft.dev/tunnel-port']);
-      return {
-        name: n.metadata.name,
-        address: str(internal?.['address'], '127.0.0.1'),
-        tunnelPort: Number.isInteger(portAnno) && portAnno > 0 ? portAnno : DEFAULT_TUNNEL_PORT,
-        labels: { ...n.metadata.labels },
-      };
-    })
+    .map((n) => ({
+      name: n.metadata.name,
+      address: nodeAddressOf(n),
+      tunnelPort: nodeTunnelPort(n),
+      labels: { ...n.metadata.labels },
+    }))
     .sort(byName);
   const nodeByName = new Map(nodes.map((n) => [n.name, n]));
 
@@ -196,7 +175,7 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
     const selected =
       Object.keys(selector).length === 0
         ? []
-        : (workloadsByNs.get(namespace) ?? []).filter((w) => labelsMatch(selector, w.labels));
+        : (workloadsByNs.get(namespace) ?? []).filter((w) => matchLabelsMatch(selector, w.labels));
     const ports = arr(spec['ports']).map((p) => {
       const port = num(p['port'], 0);
       const target = p['targetPort'];
