@@ -49,5 +49,7 @@ void test('configured statuses and gRPC codes', () => {
 void test('helpers: gateway errors, 5xx, endpoint relevance', () => {
   assert.ok(isGatewayError(502) && isGatewayError(OUTCOME_RESET) && !isGatewayError(500));
   assert.ok(is5xx(500) && is5xx(OUTCOME_TIMEOUT) && !is5xx(499) && !is5xx(OUTCOME_OVERFLOW));
-  assert.ok(!concernsEndpoint(OUTCOME_OVERFLOW) && !concernsEndpoint(OUTCOME_CANCELLED) && concernsEndpoint(503));
+  assert.ok(
+    !concernsEndpoint(OUTCOME_OVERFLOW) && !concernsEndpoint(OUTCOME_CANCELLED) && concernsEndpoint(503),
+  );
 });

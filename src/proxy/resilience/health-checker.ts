@@ -147,7 +147,7 @@ export class HealthChecker {
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed) return;
-      this.probeAll();
+      void this.probeAll();
       this.#schedule();
     }, this.#periodMs);
   }
