@@ -8,7 +8,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const CODE = /['"`](WEFT_[A-Z0-9_]+)['"`]/g;
+// A quoted WEFT_* string is an error code, and so is one that opens a message ('WEFT_X: …', as gRPC
+// details carry them) — except an environment variable read as env['WEFT_…'].
+const CODE = /(?<!env\??\.?\[)['"`](WEFT_[A-Z0-9_]+)(?:['"`]|:)/g;
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
