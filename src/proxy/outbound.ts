@@ -172,7 +172,7 @@ export class Outbound {
   }
 
   #plan(tables: OutboundTables, serviceKey: string): ServicePlan | undefined {
-    let plan = tables.plans.get(serviceKey);
+    const plan = tables.plans.get(serviceKey);
     if (plan) return plan;
     const service = tables.config.services.get(serviceKey);
     if (!service) return undefined;
@@ -515,13 +515,12 @@ export class Outbound {
     let agent = this.#agents.get(source.spiffeId);
     if (agent) return agent;
     agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, keepAliveMsecs: 30_000 });
-    const self = this;
     // Every pooled "socket" is a CONNECT stream to the endpoint's node proxy.
     (agent as unknown as { createConnection: unknown }).createConnection = (
       options: { host?: string; port?: number | string },
       cb: (err: Error | null, s?: Duplex) => void,
     ) => {
-      const tables = self.#tables;
+      const tables = this.#tables;
       const ep = tables?.config.endpointsByAddress.get(String(options.host));
       if (!tables || !ep) {
         cb(new Error(`no endpoint at ${options.host}`));
@@ -530,7 +529,7 @@ export class Outbound {
       try {
         // Wrapped so the client's batched writes reach the HTTP/2 stream one by one (see sniff.ts).
         return socketShim(
-          new ReplayDuplex(undefined, self.#tunnelStream(tables, source, ep, Number(options.port))),
+          new ReplayDuplex(undefined, this.#tunnelStream(tables, source, ep, Number(options.port))),
         );
       } catch (err) {
         cb(err as Error);
