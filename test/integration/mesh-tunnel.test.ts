@@ -7,84 +7,18 @@
  */
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import http from 'node:http';
 import net from 'node:net';
-import { ControlClient } from '../../src/api/client/index.ts';
 import type { Snapshot } from '../../src/api/index.ts';
+import { startMesh } from '../harness/mesh.ts';
+import type { Mesh } from '../harness/mesh.ts';
+import { httpRequest } from '../harness/workloads.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const WEFT = join(ROOT, 'src/bin/weft.ts');
 const TD = 'tunnel-it.test';
-
-const children: ChildProcess[] = [];
-const logs: (() => string)[] = [];
 const servers: (http.Server | net.Server)[] = [];
-let stateDir = '';
-
-function start(args: string[]): { child: ChildProcess; stdout: () => string; stderr: () => string } {
-  const child = spawn(process.execPath, [WEFT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  logs.push(() => err);
-  return { child, stdout: () => out, stderr: () => err };
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  ms = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function request(
-  host: string,
-  port: number,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host, port, path, headers, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+let mesh: Mesh;
 
 const resources = [
-  {
-    apiVersion: 'weft.dev/v1alpha1',
-    kind: 'MeshConfig',
-    metadata: { name: 'default' },
-    spec: { trustDomain: TD },
-  },
-  ...['a', 'b'].map((n, i) => ({
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name: `node-${n}`, annotations: { 'weft.dev/tunnel-port': '15118' } },
-    status: { addresses: [{ type: 'InternalIP', address: `127.0.21.${i + 1}` }] },
-  })),
   {
     apiVersion: 'weft.dev/v1alpha1',
     kind: 'Workload',
@@ -136,32 +70,9 @@ let snapshotA: Snapshot;
 let snapshotB: Snapshot;
 
 before(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'weft-tunnel-'));
-  start(['control', '--state-dir', stateDir, '--trust-domain', TD]);
-  const controlFile = await waitFor('control.json', async () =>
-    JSON.parse(await readFile(join(stateDir, 'control.json'), 'utf8')),
-  );
-  const token = (await readFile(join(stateDir, 'token'), 'utf8')).trim();
-  const client = new ControlClient({ baseUrl: controlFile.apiUrl, token, actor: 'test' });
-  await client.apply(resources, { message: 'tunnel test' });
-  const admins: string[] = [];
-  for (const node of ['node-a', 'node-b']) {
-    const p = start([
-      'proxy',
-      '--node',
-      node,
-      '--state-dir',
-      stateDir,
-      ...(process.env.DEBUG_MESH ? ['-v'] : []),
-    ]);
-    admins.push(await waitFor(`${node} admin`, () => /admin (http:\/\/\S+)/.exec(p.stdout())?.[1]));
-  }
-  for (const admin of admins) {
-    await waitFor(`ready ${admin}`, async () => ((await fetch(`${admin}/ready`)).ok ? true : undefined));
-  }
-  snapshotA = ((await (await fetch(`${admins[0]}/config_dump`)).json()) as { snapshot: Snapshot }).snapshot;
-  snapshotB = ((await (await fetch(`${admins[1]}/config_dump`)).json()) as { snapshot: Snapshot }).snapshot;
-
+  mesh = await startMesh({ trustDomain: TD, subnet: 21, nodes: ['node-a', 'node-b'], resources });
+  snapshotA = await mesh.snapshotOf('node-a');
+  snapshotB = await mesh.snapshotOf('node-b');
   const api = snapshotB.instances.find((i) => i.workload === 'api')!;
   const apiServer = http.createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
@@ -176,20 +87,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (process.env.DEBUG_MESH) for (const c of logs) process.stderr.write(c());
   for (const s of servers) s.close();
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          c.once('exit', () => resolve());
-          c.kill('SIGTERM');
-          setTimeout(() => c.kill('SIGKILL'), 5000).unref();
-        }),
-    ),
-  );
-  await rm(stateDir, { recursive: true, force: true });
+  await mesh?.stop();
 });
 
 function capture(service: string): { host: string; port: number } {
@@ -197,6 +96,9 @@ function capture(service: string): { host: string; port: number } {
   assert.ok(l, `web-0 has a capture listener for ${service}`);
   return { host: l.address, port: l.port };
 }
+
+const request = (host: string, port: number, path: string, headers: Record<string, string> = {}) =>
+  httpRequest({ host, port }, path, { headers });
 
 test('HTTP crosses both proxies; the backend sees the verified caller, not the spoofed one', async () => {
   const { host, port } = capture('api');
