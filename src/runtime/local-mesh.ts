@@ -101,6 +101,7 @@ export class LocalMesh {
   #plan: MeshPlan | undefined;
   #apiUrl = '';
   #stopping = false;
+  #stopped: Promise<void> | undefined;
   #statusTimer: Timer | undefined;
   #acked = new Map<string, string>();
   #connected = new Map<string, boolean>();
@@ -196,8 +197,13 @@ export class LocalMesh {
   }
 
   /** Stops every child (instances, then proxies, then the control plane) and releases the lock. */
-  async stop(): Promise<void> {
-    if (this.#stopping) return;
+  stop(): Promise<void> {
+    // Every caller waits for the one real stop (SIGINT may arrive while start() is still running).
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true;
     this.#statusTimer?.cancel();
     const names = this.#supervisor.names();
@@ -205,7 +211,7 @@ export class LocalMesh {
     const proxies = names.filter((n) => n.startsWith('proxy/'));
     await this.#supervisor.stopAll(this.#o.graceMs ?? 5000, [instances, proxies, ['control']]);
     try {
-      writePidsFile(this.#o.stateDir, { control: null, proxies: {}, instances: {} });
+      if (this.#lock) writePidsFile(this.#o.stateDir, { control: null, proxies: {}, instances: {} });
     } catch {
       // the state dir may be gone; nothing to record
     }
