@@ -83,6 +83,11 @@ export interface CaseHandle {
   pidLabels: string[];
   /** The upstream serving this case, when the case brings its own (Weft runs its own instance). */
   upstreamPid?: number;
+  /**
+   * For cases whose processes are supervised by someone else (weft up restarts crashed proxies):
+   * the current pids, re-read before and after every run (and re-pinned when they changed).
+   */
+  refresh?: () => { pids: number[]; upstreamPid?: number } | null;
 }
 
 export interface BenchCase {

@@ -26,7 +26,7 @@ const f2 = (x: number | null | undefined): string =>
 const signed = (x: number | null | undefined): string =>
   x == null || !Number.isFinite(x) ? 'n/a' : (x >= 0 ? '+' : '−') + f0(Math.abs(x));
 const times = (x: number | null | undefined): string =>
-  x == null || !Number.isFinite(x) ? 'n/a' : `${x.toFixed(2)}×`;
+  x == null || !Number.isFinite(x) ? 'n/a' : `${x >= 100 ? f0(x) : x.toFixed(x >= 10 ? 1 : 2)}×`;
 /** `median (min–max)`, or just the median when there was one round or the range is empty. */
 export function fmtSpread(s: Spread | null | undefined, fmt: (x: number) => string = f0): string {
   if (!s) return 'n/a';

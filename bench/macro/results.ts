@@ -130,6 +130,8 @@ export interface RunRecord {
   cpuS: { proxies: Record<string, number>; upstream: number | null };
   /** Peak VmRSS (kB) per proxy during the run. */
   rssPeakKb: Record<string, number>;
+  /** Anything that makes this run suspect (e.g. a proxy restarted during it). */
+  warnings?: string[];
 }
 
 export const PERCENTILES = ['p50', 'p90', 'p99', 'p999'] as const;

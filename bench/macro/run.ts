@@ -122,6 +122,11 @@ async function measure(
   rssEveryMs = 500,
   keepSeries = false,
 ): Promise<RunRecord & { series?: { tS: number; kb: Record<string, number> }[] }> {
+  const before = h.refresh?.();
+  if (before) {
+    h.pids = before.pids;
+    if (before.upstreamPid !== undefined) upstreamPid = h.upstreamPid = before.upstreamPid;
+  }
   const roots: Record<string, number> = {};
   h.pids.forEach((pid, i) => (roots[h.pidLabels[i] ?? `p${i}`] = pid));
   const cpu0 = Object.fromEntries(Object.entries(roots).map(([k, pid]) => [k, cpuSecondsOfTrees([pid])]));
@@ -142,6 +147,19 @@ async function measure(
     ]),
   );
   const upstream = Math.round((cpuSecondsOfTrees([upstreamPid]) - up0) * 100) / 100;
+  const warnings: string[] = [];
+  const after = h.refresh?.();
+  if (after) {
+    after.pids.forEach((pid, i) => {
+      if (pid !== h.pids[i])
+        warnings.push(
+          `${h.pidLabels[i] ?? `p${i}`} restarted during the run (pid ${h.pids[i]} → ${pid}): its CPU and RSS are incomplete`,
+        );
+    });
+    if (after.upstreamPid !== undefined && after.upstreamPid !== upstreamPid)
+      warnings.push('the upstream restarted during the run');
+  }
+  for (const w of warnings) log(`${c.name} ${test}: ${w}`);
   return {
     round,
     case: c.name,
@@ -150,6 +168,7 @@ async function measure(
     load,
     cpuS: { proxies, upstream },
     rssPeakKb: { ...sampler.peakKb },
+    ...(warnings.length ? { warnings } : {}),
     ...(keepSeries ? { series: sampler.series } : {}),
   };
 }
@@ -189,10 +208,10 @@ async function main(): Promise<number> {
   const plan: Plan = {
     rounds: Math.round(num(values.rounds, quick ? 1 : 3, 'rounds')),
     rates: (values.rates ?? '200,1000,2000').split(',').map((r) => num(r, 0, 'rates')),
-    durationS: num(values.duration, quick ? 2 : 20, 'duration'),
+    durationS: num(values.duration, quick ? 1.5 : 20, 'duration'),
     warmupS: quick ? 0.5 : 1,
-    caseWarmS: quick ? 1 : 3,
-    maxDurationS: num(values['max-duration'], quick ? 2 : 15, 'max-duration'),
+    caseWarmS: quick ? 0.5 : 3,
+    maxDurationS: num(values['max-duration'], quick ? 1.5 : 15, 'max-duration'),
     conns: Math.round(num(values.conns, 16, 'conns')),
     maxConns: Math.round(num(values['max-conns'], 64, 'max-conns')),
   };
@@ -413,6 +432,8 @@ async function main(): Promise<number> {
         : '.'),
   );
   notes.push(...soakNotes);
+  for (const r of records)
+    for (const w of r.warnings ?? []) notes.push(`Warning, round ${r.round} ${r.case} ${r.test}: ${w}.`);
   const meta: ReportMeta = {
     date: stamp,
     gitSha: sha,

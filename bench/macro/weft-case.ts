@@ -140,20 +140,38 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
           );
         await new Promise((r) => setTimeout(r, 200));
       }
-      const a = pids.proxies![NODES[0]!]!;
-      const b = pids.proxies![NODES[1]!]!;
-      const upstreamPid = pids.instances!['default/upstream-0']!;
-      pinRunning(a, ctx.pins.a);
-      pinRunning(b, ctx.pins.b);
-      pinRunning(upstreamPid, ctx.pins.up);
+      // Current pids from pids.json (weft up restarts crashed processes); new ones get pinned.
+      const pinned = new Set<number>();
+      const refresh = (): { pids: number[]; upstreamPid: number } | null => {
+        const p = readPids(stateDir);
+        const a = p?.proxies?.[NODES[0]!];
+        const b = p?.proxies?.[NODES[1]!];
+        const u = p?.instances?.['default/upstream-0'];
+        if (!a || !b || !u) return null;
+        for (const [pid, cpus] of [
+          [a, ctx.pins.a],
+          [b, ctx.pins.b],
+          [u, ctx.pins.up],
+        ] as const) {
+          if (!pinned.has(pid)) pinRunning(pid, cpus);
+          pinned.add(pid);
+        }
+        return { pids: [a, b], upstreamPid: u };
+      };
       const target = captureTarget(template, service);
       await waitForHttp(target.host, target.port, 20_000, () => isAlive(up!.pid));
+      const now = refresh();
+      if (!now || !now.pids.every(isAlive))
+        throw new Error(
+          `pids.json names proxies that are not running: ${JSON.stringify(readPids(stateDir))}`,
+        );
       return {
         targetHost: target.host,
         targetPort: target.port,
-        pids: [a, b],
+        pids: now.pids,
         pidLabels: [NODES[0]!, NODES[1]!],
-        upstreamPid,
+        upstreamPid: now.upstreamPid,
+        refresh,
       };
     },
     async stop() {
