@@ -35,7 +35,9 @@ function codesInCatalogue(): Set<string> {
 
 test('every error code in src/ is in docs/errors.md', () => {
   const documented = codesInCatalogue();
-  const missing = [...codesInSource()].filter(([code]) => !documented.has(code)).map(([c, f]) => `${c} (${f})`);
+  const missing = [...codesInSource()]
+    .filter(([code]) => !documented.has(code))
+    .map(([c, f]) => `${c} (${f})`);
   assert.deepEqual(missing, [], 'add these codes to docs/errors.md');
 });
 

@@ -171,8 +171,12 @@ export function parseEnvelope(o: unknown, onlyKind?: string): { resource?: Resou
     // The stored form of a cluster-scoped resource has namespace '' (what `weft get -o yaml` prints),
     // so '' is accepted as "no namespace" and the resource round-trips.
     const rawMeta =
-      !def.namespaced && isPlainObject(o.metadata) && (o.metadata as Record<string, unknown>)['namespace'] === ''
-        ? Object.fromEntries(Object.entries(o.metadata as Record<string, unknown>).filter(([k]) => k !== 'namespace'))
+      !def.namespaced &&
+      isPlainObject(o.metadata) &&
+      (o.metadata as Record<string, unknown>)['namespace'] === ''
+        ? Object.fromEntries(
+            Object.entries(o.metadata as Record<string, unknown>).filter(([k]) => k !== 'namespace'),
+          )
         : o.metadata;
     const m = metaSchema(def).parse(rawMeta, ['metadata'], cx);
     if (m) {

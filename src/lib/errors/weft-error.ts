@@ -8,7 +8,11 @@ export class WeftError extends Error {
   /** Extra machine-readable detail (e.g. the field path or the identities involved). */
   readonly detail: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; detail?: Record<string, unknown> }) {
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; detail?: Record<string, unknown> },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WeftError';
     this.code = code;
