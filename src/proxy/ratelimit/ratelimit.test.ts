@@ -228,7 +228,8 @@ void test('RESP: encoding and incremental parsing of every reply type', () => {
   assert.deepEqual(out, ['OK', new RespError('NOSCRIPT x'), 42, 'hello', null, [1, 'a', ['b']]]);
   // Any prefix of the nested array is incomplete until its last byte arrives.
   const arr = wire.subarray(wire.indexOf('*3'));
-  for (let cut = 0; cut < arr.length; cut++) assert.equal(parseReply(arr.subarray(0, cut)), undefined, String(cut));
+  for (let cut = 0; cut < arr.length; cut++)
+    assert.equal(parseReply(arr.subarray(0, cut)), undefined, String(cut));
   assert.deepEqual(parseReply(arr)?.[0], [1, 'a', ['b']]);
   assert.equal(parseReply(Buffer.from('$5\r\nhel')), undefined);
   assert.throws(() => parseReply(Buffer.from('?x\r\n')), /bad RESP type/);
