@@ -163,7 +163,7 @@ export function escapeXml(s: string): string {
  */
 export function latencySvg(summaries: readonly CaseSummary[], title: string): string {
   const tests = [...new Set(summaries.flatMap((s) => Object.keys(s.tests)))].sort(testOrder);
-  const W = 960;
+  const W = 1060;
   const PH = 280;
   const top = 50;
   const left = 70;
