@@ -13,6 +13,8 @@ export interface Started {
   name: string;
   child: ChildProcess;
   exited: Promise<number | null>;
+  /** How long it may take to stop on SIGTERM (a supervisor such as `weft up` stops its children first). */
+  graceMs: number;
 }
 
 const TASKSET = (() => {
@@ -45,7 +47,7 @@ export class ProcessSet {
     name: string,
     cmd: string,
     args: readonly string[],
-    o: { cwd: string; logFile: string; cpus: string | null; env?: NodeJS.ProcessEnv },
+    o: { cwd: string; logFile: string; cpus: string | null; env?: NodeJS.ProcessEnv; graceMs?: number },
   ): Started {
     const fd = openSync(o.logFile, 'a');
     const [file, argv] =
@@ -62,14 +64,18 @@ export class ProcessSet {
       child.once('exit', (code) => resolve(code));
       child.once('error', () => resolve(null));
     });
-    const s: Started = { pid: child.pid, name, child, exited };
+    const s: Started = { pid: child.pid, name, child, exited, graceMs: o.graceMs ?? 5000 };
     this.started.set(child.pid, s);
     void exited.then(() => this.started.delete(s.pid));
     return s;
   }
 
-  /** SIGTERM, wait up to `graceMs`, then SIGKILL; resolves once the process has exited. */
-  async stop(s: Started, graceMs = 5000): Promise<void> {
+  /**
+   * SIGTERM, wait up to its grace period, then SIGKILL it and its process group (it was started as
+   * the leader of a group of its own, so the group holds only what it started); resolves once it
+   * has exited.
+   */
+  async stop(s: Started, graceMs = s.graceMs): Promise<void> {
     if (!this.started.has(s.pid)) return;
     try {
       process.kill(s.pid, 'SIGTERM');
@@ -78,18 +84,21 @@ export class ProcessSet {
     }
     const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
     if ((await Promise.race([s.exited, timer])) === 'timeout') {
-      try {
-        process.kill(s.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
+      for (const target of [s.pid, -s.pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
       await Promise.race([s.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
     }
     this.started.delete(s.pid);
   }
 
-  async stopAll(graceMs = 5000): Promise<void> {
-    await Promise.all([...this.started.values()].reverse().map((s) => this.stop(s, graceMs)));
+  /** Stops everything still running, each within its own grace period. */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.started.values()].reverse().map((s) => this.stop(s)));
   }
 }
 
@@ -186,10 +195,16 @@ export function rssKbOfTree(root: number): number {
   return kb;
 }
 
+/** True while `pid` exists and is not a zombie (an exited child nobody has reaped yet). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -235,7 +235,7 @@ async function main(): Promise<number> {
     stopping = true;
     log(`${sig}: stopping everything this harness started`);
     currentLoad?.kill('SIGKILL');
-    void procs.stopAll(3000).then(() => process.exit(130));
+    void procs.stopAll().then(() => process.exit(130));
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

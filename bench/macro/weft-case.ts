@@ -114,6 +114,7 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
           cwd: ctx.repoRoot,
           logFile,
           cpus: null,
+          graceMs: 15_000,
         },
       );
       // Ready = the ready line, and pids.json naming both proxies and the upstream instance (≤ 60 s).
@@ -180,7 +181,7 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
       up = undefined;
       if (!p || !u) return;
       const pids = readPids(stateDir);
-      await p.stop(u, 15_000);
+      await p.stop(u);
       // weft up stops its children; anything of its tree still alive is a runtime bug worth seeing.
       const left = Object.values({
         ...pids?.proxies,
