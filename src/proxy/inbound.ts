@@ -14,8 +14,8 @@ import type { Duplex } from 'node:stream';
 import type { InstanceEntry } from '../api/index.ts';
 import type { Logger } from '../lib/index.ts';
 import { errorMessage } from '../lib/index.ts';
-import { compileAuthorizationPolicies } from '../policy/index.ts';
-import type { AuthorizationEngine, Decision, WorkloadAuthorizer } from '../policy/index.ts';
+import { normalizePath } from '../policy/index.ts';
+import type { Authorizer, Decision, WorkloadAuthorizer } from '../policy/index.ts';
 import type { InboundPort, RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, xfccValue } from './http/index.ts';
 import { splice } from './l4/index.ts';
@@ -45,7 +45,7 @@ export class Inbound {
   readonly #metrics: ProxyMetrics;
   readonly #logAllowed: boolean;
   #config: RuntimeConfig | undefined;
-  #authz: AuthorizationEngine | undefined;
+  #authz: Authorizer | undefined;
   readonly #h1 = http.createServer({ noDelay: true, keepAliveTimeout: 300_000 });
   readonly #h2 = http2.createServer({ settings: { enablePush: false } });
   readonly #ctx = new WeakMap<object, InboundContext>();
@@ -69,42 +69,10 @@ export class Inbound {
     this.#h2.on('request', (req, res) => this.#onH2Request(req, res));
   }
 
-  /**
-   * Compile the authorization engine for the local workloads; throws (→ NACK) when it cannot.
-   * Nothing changes until `activate`.
-   */
-  prepare(config: RuntimeConfig): { config: RuntimeConfig; authz: AuthorizationEngine } {
-    const workloads = new Map<string, InstanceEntry>();
-    for (const inst of config.localByAddress.values())
-      workloads.set(`${inst.namespace}/${inst.workload}`, inst);
-    const servicesByWorkload = new Map<string, { namespace: string; name: string }[]>();
-    for (const s of config.snapshot.services) {
-      for (const ep of s.endpoints) {
-        const k = `${ep.namespace}/${ep.workload}`;
-        const list = servicesByWorkload.get(k) ?? [];
-        if (!list.some((x) => x.name === s.name && x.namespace === s.namespace))
-          list.push({ namespace: s.namespace, name: s.name });
-        servicesByWorkload.set(k, list);
-      }
-    }
-    const authz = compileAuthorizationPolicies({
-      security: config.snapshot.security,
-      mesh: config.snapshot.mesh,
-      workloads: [...workloads.values()].map((i) => ({
-        namespace: i.namespace,
-        name: i.workload,
-        labels: i.labels,
-        serviceAccount: i.serviceAccount,
-        spiffeId: i.spiffeId,
-      })),
-      servicesOf: (w) => servicesByWorkload.get(`${w.namespace}/${w.name}`) ?? [],
-    });
-    return { config, authz };
-  }
-
-  activate(prepared: { config: RuntimeConfig; authz: AuthorizationEngine }): void {
-    this.#config = prepared.config;
-    this.#authz = prepared.authz;
+  /** Switch to a new config and its compiled authorizer (both built before the snapshot was ACKed). */
+  setConfig(config: RuntimeConfig, authz: Authorizer): void {
+    this.#config = config;
+    this.#authz = authz;
   }
 
   async close(): Promise<void> {
@@ -176,6 +144,29 @@ export class Inbound {
         return;
       }
     }
+    // Kubernetes NetworkPolicy ingress: the caller's labels come from its instance, named by the
+    // source proxy and believed only when that instance holds the identity the caller proved.
+    const claimed = info.headers['x-weft-source'];
+    const source = typeof claimed === 'string' ? config.instances.get(claimed) : undefined;
+    const peer =
+      source && source.spiffeId === info.peerIdentity
+        ? { ip: source.address, namespace: source.namespace, labels: source.labels, name: source.workload }
+        : { ip: info.remoteAddress };
+    const ingress = authz.checkIngress(
+      { namespace: instance.namespace, name: instance.workload },
+      peer,
+      port,
+      'TCP',
+    );
+    if (!ingress.allowed) {
+      this.#logDecision(ctx, ingress, undefined);
+      this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="networkpolicy"`);
+      stream.respond(
+        { ':status': 403, 'x-weft-denied-by': ingress.policy ?? 'networkpolicy' },
+        { endStream: true },
+      );
+      return;
+    }
     if (!l7) {
       this.#pipeL4(stream, ctx);
       return;
@@ -243,6 +234,10 @@ export class Inbound {
     return decision;
   }
 
+  #countRequest(ctx: InboundContext, code: number): void {
+    this.#metrics.inc('weft_proxy_inbound_requests_total', `${ctx.metricsKey},code="${code}"`);
+  }
+
   #logDecision(
     ctx: InboundContext,
     d: Decision,
@@ -278,9 +273,15 @@ export class Inbound {
       res.writeHead(503).end();
       return;
     }
+    const path = normalizedTarget(req.url);
+    if (path === undefined) {
+      localReply(res, 400, { error: 'bad request path', path: req.url ?? '' });
+      return;
+    }
     const decision = this.#decide(ctx, req);
     if (!decision.allowed) {
       denyHttp(res, decision);
+      this.#countRequest(ctx, 403);
       return;
     }
     const upstream = http.request({
@@ -288,10 +289,11 @@ export class Inbound {
       host: ctx.instance.address,
       port: ctx.port,
       method: req.method,
-      path: req.url,
+      path,
       headers: this.#upstreamHeaders(ctx, req, false),
     });
     upstream.on('response', (ures) => {
+      this.#countRequest(ctx, ures.statusCode ?? 502);
       res.writeHead(ures.statusCode ?? 502, forwardableHeaders(ures.headers));
       ures.pipe(res);
     });
@@ -318,8 +320,14 @@ export class Inbound {
       return;
     }
     const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
+    const path = normalizedTarget(req.url);
+    if (path === undefined) {
+      localReply(res, 400, { error: 'bad request path', path: req.url ?? '' });
+      return;
+    }
     const decision = this.#decide(ctx, req);
     if (!decision.allowed) {
+      this.#countRequest(ctx, 403);
       if (isGrpc) {
         res.stream.respond(
           {
@@ -349,7 +357,7 @@ export class Inbound {
     const upstream = session.request({
       ...this.#upstreamHeaders(ctx, req, true),
       ':method': req.method,
-      ':path': req.url,
+      ':path': path,
       ':authority': String(req.headers[':authority'] ?? key),
       ':scheme': 'http',
     });
@@ -362,6 +370,7 @@ export class Inbound {
         );
         return;
       }
+      this.#countRequest(ctx, Number(h[':status'] ?? 502));
       res.writeHead(Number(h[':status'] ?? 502), forwardableHeaders(h));
       upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
       upstream.pipe(res);
@@ -425,4 +434,17 @@ function denyHttp(res: http.ServerResponse | http2.Http2ServerResponse, d: Decis
   localReply(res, 403, JSON.parse(denialBody(d)) as Record<string, unknown>, {
     'x-weft-denied-by': d.policy ?? 'default-deny',
   });
+}
+
+/**
+ * The request-target the workload receives: the path normalised exactly as the authorization engine
+ * saw it (so a policy on `/admin` cannot be sidestepped with `/public/../admin`), query kept.
+ * Undefined when the path cannot be normalised (answered 400).
+ */
+function normalizedTarget(url: string | undefined): string | undefined {
+  const raw = url ?? '/';
+  const n = normalizePath(raw);
+  if (!n.ok) return undefined;
+  const q = raw.indexOf('?');
+  return q < 0 ? n.path : n.path + raw.slice(q);
 }

@@ -11,6 +11,8 @@ import type { Snapshot } from '../api/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { systemClock } from '../lib/index.ts';
 import { listenAdmin } from './admin/index.ts';
+import { compileProxyAuthorizer } from './authz/index.ts';
+import type { Authorizer } from '../policy/index.ts';
 import { compileConfig } from './config/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
 import { connectControlPlane } from './control-client/index.ts';
@@ -125,20 +127,16 @@ export class NodeProxy {
    */
   #onSnapshot(snapshot: Snapshot): void {
     const config = compileConfig(snapshot);
-    const prepared = this.#inbound.prepare(config);
+    const authz = compileProxyAuthorizer(snapshot);
     this.#applying = this.#applying
-      .then(() => this.#apply(snapshot, config, prepared))
+      .then(() => this.#apply(snapshot, config, authz))
       .catch((err: unknown) =>
         this.#logger.error('applying config failed', { version: snapshot.version, error: err }),
       );
   }
 
-  async #apply(
-    snapshot: Snapshot,
-    config: RuntimeConfig,
-    prepared: ReturnType<Inbound['prepare']>,
-  ): Promise<void> {
-    this.#inbound.activate(prepared);
+  async #apply(snapshot: Snapshot, config: RuntimeConfig, authz: Authorizer): Promise<void> {
+    this.#inbound.setConfig(config, authz);
     while (!this.#identities) await new Promise((r) => setImmediate(r));
     const wanted = new Set<string>();
     for (const inst of config.localByAddress.values()) wanted.add(inst.spiffeId);
@@ -163,7 +161,7 @@ export class NodeProxy {
       );
       this.#tunnelBound = bindKey;
     }
-    await this.#outbound.setConfig(config);
+    await this.#outbound.setConfig(config, authz);
     this.#config = config;
     this.#logger.info('config applied', {
       version: snapshot.version,

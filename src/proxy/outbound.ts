@@ -17,8 +17,8 @@ import { gatewayDurationMs } from '../api/index.ts';
 import type { BackendRef, EndpointEntry, InstanceEntry, ListenerEntry, ServiceEntry } from '../api/index.ts';
 import type { Clock, Logger, Timer } from '../lib/index.ts';
 import { errorMessage, systemClock } from '../lib/index.ts';
-import { compileRouter, pickWeighted } from '../policy/index.ts';
-import type { RouteMatchResult, Router } from '../policy/index.ts';
+import { compileRouter, normalizePath, pickWeighted } from '../policy/index.ts';
+import type { Authorizer, Decision, RouteMatchResult, Router } from '../policy/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, ReplayDuplex, sniffHttp } from './http/index.ts';
 import { splice } from './l4/index.ts';
@@ -41,8 +41,10 @@ class OutboundTables {
   readonly routers = new Map<string, Router>();
   readonly plans = new Map<string, ServicePlan>();
   readonly config: RuntimeConfig;
-  constructor(config: RuntimeConfig) {
+  readonly authz: Authorizer;
+  constructor(config: RuntimeConfig, authz: Authorizer) {
     this.config = config;
+    this.authz = authz;
   }
 }
 
@@ -97,8 +99,8 @@ export class Outbound {
   }
 
   /** Apply a new config: bind new capture listeners, close the ones that went away. */
-  async setConfig(config: RuntimeConfig): Promise<void> {
-    this.#tables = new OutboundTables(config);
+  async setConfig(config: RuntimeConfig, authz: Authorizer): Promise<void> {
+    this.#tables = new OutboundTables(config, authz);
     const wanted = config.listeners;
     for (const [key, server] of this.#servers) {
       if (!wanted.has(key)) {
@@ -220,6 +222,16 @@ export class Outbound {
     );
   }
 
+  /** Kubernetes NetworkPolicy egress of the calling instance, decided where the call starts. */
+  #egress(tables: OutboundTables, ctx: ConnContext, ep: EndpointEntry, targetPort: number): Decision {
+    return tables.authz.checkEgress(
+      { namespace: ctx.source.namespace, name: ctx.source.workload },
+      { ip: ep.address, namespace: ep.namespace, labels: ep.labels, name: ep.workload },
+      targetPort,
+      'TCP',
+    );
+  }
+
   #targetPort(service: ServiceEntry, port: number): number | undefined {
     return service.ports.find((p) => p.port === port)?.targetPort;
   }
@@ -235,6 +247,20 @@ export class Outbound {
     if (!plan || !ep || targetPort === undefined) {
       this.#metrics.inc('weft_proxy_connections_total', `${labels},result="no_endpoint"`);
       this.#logger.warn('no endpoint for service', { service: svcKey, source: ctx.source.name });
+      socket.destroy();
+      return;
+    }
+    const egress = this.#egress(tables, ctx, ep, targetPort);
+    if (!egress.allowed) {
+      this.#metrics.inc('weft_proxy_denied_total', `${labels},layer="networkpolicy-egress"`);
+      this.#logger.info('authz decision', {
+        decision: 'deny',
+        source: ctx.source.spiffeId,
+        destination: svcKey,
+        port: targetPort,
+        policy: egress.policy,
+        reason: egress.reason,
+      });
       socket.destroy();
       return;
     }
@@ -286,7 +312,13 @@ export class Outbound {
     const router = this.#router(tables, svc.namespace, svc.name, ctx.listener.port);
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    // Routes match the normalised path, the same one authorization sees at the destination.
+    const normalized = normalizePath(url);
+    if (!normalized.ok) {
+      reply(400, { error: 'bad request path', reason: normalized.reason });
+      return undefined;
+    }
+    const path = normalized.path;
     const query = q < 0 ? '' : url.slice(q + 1);
     const headers = req.headers;
     const host = (headers[':authority'] as string | undefined) ?? headers.host ?? '';
@@ -345,6 +377,15 @@ export class Outbound {
     const ep = plan.balancer.pick({ hashKey });
     if (!ep) {
       reply(503, { error: 'no healthy endpoint', service: svcKey });
+      return undefined;
+    }
+    const egress = this.#egress(tables, ctx, ep, targetPort);
+    if (!egress.allowed) {
+      reply(
+        403,
+        { error: 'access denied', policy: egress.policy ?? null, rule: null, reason: egress.reason },
+        { 'x-weft-denied-by': egress.policy ?? 'networkpolicy' },
+      );
       return undefined;
     }
     return { ep, targetPort, plan, match, svcKey };

@@ -41,6 +41,10 @@ export class ProxyMetrics {
       'TCP connections by source identity, destination service, result',
     );
     this.#help.set('weft_proxy_bytes_total', 'Bytes carried by direction');
+    this.#help.set(
+      'weft_proxy_inbound_requests_total',
+      'HTTP requests delivered to local workloads by source identity, destination service and code',
+    );
     this.#help.set('weft_proxy_request_duration_ms', 'HTTP request latency seen by the proxy (ms)');
     this.#help.set('weft_proxy_denied_total', 'Requests or connections denied by authorization');
     this.#help.set('weft_proxy_errors_total', 'Failures by kind');

@@ -1,0 +1,2 @@
+/** authz: enforcement side of policy's engine. */
+export { compileProxyAuthorizer } from './compile.ts';
