@@ -71,7 +71,7 @@ function inDomain(domain: AttributeDomain, v: string | undefined): boolean {
  * the engine does. Returns one part per distinct match vector that some value of the domain has.
  */
 export function partitionStrings(domain: AttributeDomain, texts: readonly string[]): AttributePartition {
-  const uniq = [...new Set(texts)];
+  const uniq = [...new Set(texts)].sort();
   const matchers: StringMatcher[] = uniq.map((t) => compileString(t, domain === 'host'));
   const values = matchers.map((m) => m.value);
   const exact = matchers.filter((m) => m.kind === 0).map((m) => m.value);
