@@ -11,6 +11,7 @@ export {
   allocateAddresses,
   INSTANCE_BLOCK,
   CAPTURE_BLOCK,
+  PLAINTEXT_BLOCK,
   instanceKey,
   captureKey,
   serviceEnvName,

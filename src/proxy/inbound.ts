@@ -15,7 +15,7 @@ import type { InstanceEntry } from '../api/index.ts';
 import type { Logger } from '../lib/index.ts';
 import { errorMessage } from '../lib/index.ts';
 import { normalizePath } from '../policy/index.ts';
-import type { Authorizer, Decision, WorkloadAuthorizer } from '../policy/index.ts';
+import type { Authorizer, Decision, PeerInfo, WorkloadAuthorizer } from '../policy/index.ts';
 import type { InboundPort, RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, xfccValue } from './http/index.ts';
 import { splice } from './l4/index.ts';
@@ -27,7 +27,8 @@ interface InboundContext {
   instance: InstanceEntry;
   port: number;
   inbound: InboundPort;
-  peerIdentity: string;
+  /** Verified SPIFFE ID of the caller; undefined for plaintext from outside the mesh. */
+  peerIdentity: string | undefined;
   peerAddress: string;
   authorizer: WorkloadAuthorizer;
   metricsKey: string;
@@ -54,6 +55,8 @@ export class Inbound {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256 });
   readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
   readonly #streams = new Set<Duplex>();
+  readonly #plaintextServers = new Map<string, net.Server>();
+  #plaintextTargets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
 
   constructor(options: InboundOptions) {
     this.#logger = options.logger;
@@ -69,13 +72,56 @@ export class Inbound {
     this.#h2.on('request', (req, res) => this.#onH2Request(req, res));
   }
 
-  /** Switch to a new config and its compiled authorizer (both built before the snapshot was ACKed). */
-  setConfig(config: RuntimeConfig, authz: Authorizer): void {
+  /**
+   * Switch to a new config and its compiled authorizer (both built before the snapshot was ACKed),
+   * and bind the plaintext listeners of the local instances (one per instance and served port).
+   */
+  async setConfig(config: RuntimeConfig, authz: Authorizer): Promise<void> {
     this.#config = config;
     this.#authz = authz;
+    const targets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
+    for (const [key, list] of config.inboundPorts) {
+      const colon = key.lastIndexOf(':');
+      const instance = config.localByAddress.get(key.slice(0, colon));
+      const inbound = pickInbound(list);
+      if (!instance || !inbound) continue;
+      const port = Number(key.slice(colon + 1));
+      targets.set(`${instance.plaintextAddress}:${port}`, { instance, port, inbound });
+    }
+    this.#plaintextTargets = targets;
+    for (const [key, server] of this.#plaintextServers) {
+      if (!targets.has(key)) {
+        server.close();
+        this.#plaintextServers.delete(key);
+      }
+    }
+    const binds: Promise<void>[] = [];
+    for (const [key, t] of targets) {
+      if (this.#plaintextServers.has(key)) continue;
+      const server = net.createServer({ noDelay: true }, (socket) => this.#onPlaintext(socket, key));
+      this.#plaintextServers.set(key, server);
+      binds.push(
+        new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(t.port, t.instance.plaintextAddress, () => {
+            server.off('error', reject);
+            server.on('error', (err) => this.#logger.error('plaintext listener failed', { key, error: err }));
+            resolve();
+          });
+        }),
+      );
+    }
+    const failed = (await Promise.allSettled(binds)).filter((r) => r.status === 'rejected');
+    if (failed.length > 0) {
+      throw new Error(
+        `could not bind ${failed.length} plaintext inbound listener(s): ${errorMessage(failed[0]!.reason)}`,
+      );
+    }
   }
 
   async close(): Promise<void> {
+    for (const server of this.#plaintextServers.values()) server.close();
+    this.#plaintextServers.clear();
     for (const s of this.#streams) s.destroy();
     this.#agent.destroy();
     for (const s of this.#h2Upstreams.values()) s.destroy();
@@ -114,64 +160,132 @@ export class Inbound {
       );
       return;
     }
-    const authorizer = authz.forWorkload(instance.namespace, instance.workload);
-    const ctx: InboundContext = {
-      instance,
-      port,
-      inbound,
-      peerIdentity: info.peerIdentity,
-      peerAddress: info.remoteAddress,
-      authorizer,
-      metricsKey: this.#metrics.key({
-        source: info.peerIdentity,
-        destination: `${inbound.service.namespace}/${inbound.service.name}`,
-      }),
-    };
-    this.#streams.add(stream);
-    stream.on('close', () => this.#streams.delete(stream));
-    const conn = this.#connInfo(ctx);
-    const l7 = inbound.port.protocol !== 'tcp';
-    if (!l7 || !authorizer.needsL7(port)) {
-      const decision = authorizer.checkConnection(conn);
-      // For HTTP services a connection-level deny still answers each request with a readable 403.
-      if (!decision.allowed && !l7) {
-        this.#logDecision(ctx, decision, undefined);
-        this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="l4"`);
-        stream.respond(
-          { ':status': 403, 'x-weft-denied-by': decision.policy ?? 'default-deny' },
-          { endStream: true },
-        );
-        return;
-      }
-    }
-    // Kubernetes NetworkPolicy ingress: the caller's labels come from its instance, named by the
-    // source proxy and believed only when that instance holds the identity the caller proved.
     const claimed = info.headers['x-weft-source'];
     const source = typeof claimed === 'string' ? config.instances.get(claimed) : undefined;
+    // The caller's labels (for NetworkPolicy) come from the instance its proxy names, believed only
+    // when that instance holds the identity the caller proved with its certificate.
     const peer =
       source && source.spiffeId === info.peerIdentity
         ? { ip: source.address, namespace: source.namespace, labels: source.labels, name: source.workload }
         : { ip: info.remoteAddress };
-    const ingress = authz.checkIngress(
-      { namespace: instance.namespace, name: instance.workload },
-      peer,
+    const ctx = this.#context(authz, instance, port, inbound, info.peerIdentity, info.remoteAddress);
+    this.#streams.add(stream);
+    stream.on('close', () => this.#streams.delete(stream));
+    const denied = this.#admit(authz, ctx, peer);
+    if (denied) {
+      stream.respond(
+        { ':status': 403, 'x-weft-denied-by': denied.policy ?? 'default-deny' },
+        { endStream: true },
+      );
+      return;
+    }
+    if (inbound.port.protocol === 'tcp') {
+      this.#pipeL4(stream, ctx);
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    this.#serveHttp(stream, ctx, true);
+  }
+
+  /**
+   * A plaintext connection from outside the mesh to an instance's plaintext address. PeerAuthentication
+   * decides first: STRICT (Weft's default) closes it; PERMISSIVE and DISABLE admit it with no
+   * identity, and authorization decides as for anyone without a certificate.
+   */
+  #onPlaintext(socket: net.Socket, key: string): void {
+    socket.on('error', () => undefined);
+    const config = this.#config;
+    const authz = this.#authz;
+    const entry = this.#plaintextTargets.get(key);
+    if (!config || !authz || !entry) {
+      socket.destroy();
+      return;
+    }
+    const { instance, port, inbound } = entry;
+    const mtls = authz.resolveMtls(instance.namespace, instance.workload, port);
+    const ctx = this.#context(authz, instance, port, inbound, undefined, socket.remoteAddress ?? '');
+    if (mtls.mode === 'STRICT') {
+      this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="mtls"`);
+      this.#logger.info('authz decision', {
+        decision: 'deny',
+        source: null,
+        sourceAddress: socket.remoteAddress,
+        destination: `${inbound.service.namespace}/${inbound.service.name}`,
+        workload: `${instance.namespace}/${instance.workload}`,
+        port,
+        reason: `plaintext refused: mTLS mode STRICT (${mtls.reason})`,
+      });
+      socket.destroy();
+      return;
+    }
+    this.#streams.add(socket);
+    socket.on('close', () => this.#streams.delete(socket));
+    if (this.#admit(authz, ctx, { ip: socket.remoteAddress ?? '' })) {
+      socket.destroy();
+      return;
+    }
+    if (inbound.port.protocol === 'tcp') {
+      const upstream = net.connect({ host: instance.address, port, noDelay: true });
+      upstream.on('error', () => socket.destroy());
+      splice(socket, upstream);
+      return;
+    }
+    this.#serveHttp(socket, ctx, false);
+  }
+
+  #context(
+    authz: Authorizer,
+    instance: InstanceEntry,
+    port: number,
+    inbound: InboundPort,
+    peerIdentity: string | undefined,
+    peerAddress: string,
+  ): InboundContext {
+    return {
+      instance,
       port,
+      inbound,
+      peerIdentity,
+      peerAddress,
+      authorizer: authz.forWorkload(instance.namespace, instance.workload),
+      metricsKey: this.#metrics.key({
+        source: peerIdentity ?? 'unauthenticated',
+        destination: `${inbound.service.namespace}/${inbound.service.name}`,
+      }),
+    };
+  }
+
+  /**
+   * Connection-level admission: AuthorizationPolicy on the connection where no HTTP field is needed
+   * (a TCP service is decided here; an HTTP service denied here still answers each request with a
+   * readable 403 later), then NetworkPolicy ingress. Returns the denial, or undefined to go on.
+   */
+  #admit(authz: Authorizer, ctx: InboundContext, peer: PeerInfo): Decision | undefined {
+    const l7 = ctx.inbound.port.protocol !== 'tcp';
+    if (!l7) {
+      const decision = ctx.authorizer.checkConnection(this.#connInfo(ctx));
+      if (!decision.allowed) {
+        this.#logDecision(ctx, decision, undefined);
+        this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="l4"`);
+        return decision;
+      }
+    }
+    const ingress = authz.checkIngress(
+      { namespace: ctx.instance.namespace, name: ctx.instance.workload },
+      peer,
+      ctx.port,
       'TCP',
     );
     if (!ingress.allowed) {
       this.#logDecision(ctx, ingress, undefined);
       this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="networkpolicy"`);
-      stream.respond(
-        { ':status': 403, 'x-weft-denied-by': ingress.policy ?? 'networkpolicy' },
-        { endStream: true },
-      );
-      return;
+      return ingress;
     }
-    if (!l7) {
-      this.#pipeL4(stream, ctx);
-      return;
-    }
-    stream.respond({ ':status': 200 });
+    return undefined;
+  }
+
+  /** Parse HTTP on an admitted byte stream (HTTP/1.1 or HTTP/2 prior knowledge). */
+  #serveHttp(stream: Duplex, ctx: InboundContext, isTunnelStream: boolean): void {
     sniffHttp(
       stream,
       (sniffed) => {
@@ -184,7 +298,7 @@ export class Inbound {
           this.#h1.emit('connection', sniffed.stream);
         }
       },
-      true,
+      isTunnelStream,
     );
   }
 
@@ -263,7 +377,10 @@ export class Inbound {
     keepTe: boolean,
   ) {
     const headers = forwardableHeaders(req.headers, keepTe);
-    headers['x-forwarded-client-cert'] = xfccValue(ctx.instance.spiffeId, ctx.peerIdentity);
+    // Always replaced: a caller's own XFCC never reaches the workload; plaintext callers have none.
+    if (ctx.peerIdentity)
+      headers['x-forwarded-client-cert'] = xfccValue(ctx.instance.spiffeId, ctx.peerIdentity);
+    else delete headers['x-forwarded-client-cert'];
     return headers;
   }
 

@@ -136,7 +136,7 @@ export class NodeProxy {
   }
 
   async #apply(snapshot: Snapshot, config: RuntimeConfig, authz: Authorizer): Promise<void> {
-    this.#inbound.setConfig(config, authz);
+    await this.#inbound.setConfig(config, authz);
     while (!this.#identities) await new Promise((r) => setImmediate(r));
     const wanted = new Set<string>();
     for (const inst of config.localByAddress.values()) wanted.add(inst.spiffeId);

@@ -39,8 +39,17 @@ const resources = [
           from: [{ source: { principals: principals('web', 'intruder') } }],
           to: [{ operation: { paths: ['/public/*'] } }],
         },
+        // Anyone, with or without a certificate, may read /open/*.
+        { to: [{ operation: { methods: ['GET'], paths: ['/open/*'] } }] },
       ],
     },
+  },
+  // api accepts plaintext from outside the mesh; everything else keeps Weft's STRICT default.
+  {
+    apiVersion: 'security.istio.io/v1',
+    kind: 'PeerAuthentication',
+    metadata: { name: 'api-permissive' },
+    spec: { selector: { matchLabels: { app: 'api' } }, mtls: { mode: 'PERMISSIVE' } },
   },
   {
     apiVersion: 'security.istio.io/v1',
@@ -145,4 +154,22 @@ test('the denial names the policy decision: default deny for paths no rule allow
   assert.equal(res.status, 403);
   assert.equal(res.headers['x-weft-denied-by'], 'default-deny');
   assert.match((JSON.parse(res.body) as { reason: string }).reason, /default deny/);
+});
+
+test('PeerAuthentication: PERMISSIVE admits plaintext as unauthenticated, STRICT closes it', async () => {
+  const apiPlain = { host: mesh.instance('api').plaintextAddress, port: 8080 };
+  const open = await httpRequest(apiPlain, '/open/doc', {
+    headers: { 'x-forwarded-client-cert': `By=x;URI=spiffe://${TD}/ns/default/sa/web` },
+  });
+  assert.equal(open.status, 200, open.body);
+  const seen = JSON.parse(open.body) as { caller: unknown; headers: Record<string, string> };
+  assert.equal(
+    seen.headers['x-forwarded-client-cert'],
+    undefined,
+    'a plaintext caller never carries an identity',
+  );
+  const pub = await httpRequest(apiPlain, '/public/a');
+  assert.equal(pub.status, 403, 'rules that need a principal do not match a caller without one');
+  const dbPlain = { host: mesh.instance('db').plaintextAddress, port: 5432 };
+  assert.equal(await tcpRoundTrip(dbPlain), '', 'STRICT: the plaintext connection is closed');
 });

@@ -8,6 +8,8 @@
  *  - workload instances:    127.1.0.0/16, one address per instance, keyed by `ns/instance`
  *  - capture listeners:     127.2.0.0/15, one address per (source instance, destination service),
  *                           listening on every port of the service
+ *  - plaintext inbound:     127.4.0.0/16, one address per instance: where clients outside the mesh
+ *                           reach it through its node proxy (PeerAuthentication decides)
  * An address is chosen by hashing its key and probing linearly past collisions, in key order, so
  * adding a resource moves nothing else unless it collides. The mesh's trust domain salts the hash,
  * so two meshes with different trust domains on one machine (tests, a benchmark beside the
@@ -16,6 +18,7 @@
 
 export const INSTANCE_BLOCK = { base: ip4(127, 1, 0, 0), size: 1 << 16 };
 export const CAPTURE_BLOCK = { base: ip4(127, 2, 0, 0), size: 1 << 17 };
+export const PLAINTEXT_BLOCK = { base: ip4(127, 4, 0, 0), size: 1 << 16 };
 
 function ip4(a: number, b: number, c: number, d: number): number {
   return ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
@@ -98,16 +101,27 @@ export function meshAddresses(
   instances: readonly { namespace: string; instance: string }[],
   services: readonly { namespace: string; name: string }[],
   trustDomain: string,
-): { instance: Map<string, string>; capture: Map<string, string>; captureLimit?: string } {
+): {
+  instance: Map<string, string>;
+  plaintext: Map<string, string>;
+  capture: Map<string, string>;
+  captureLimit?: string;
+} {
   const instance = allocateAddresses(
     instances.map((i) => instanceKey(i.namespace, i.instance)),
     INSTANCE_BLOCK,
+    trustDomain,
+  );
+  const plaintext = allocateAddresses(
+    instances.map((i) => instanceKey(i.namespace, i.instance)),
+    PLAINTEXT_BLOCK,
     trustDomain,
   );
   const pairs = instances.length * services.length;
   if (pairs > MAX_CAPTURE_PAIRS) {
     return {
       instance,
+      plaintext,
       capture: new Map(),
       captureLimit: `loopback capture needs one address per (instance, service) pair: ${pairs} pairs exceed ${MAX_CAPTURE_PAIRS}`,
     };
@@ -115,5 +129,5 @@ export function meshAddresses(
   const captureKeys: string[] = [];
   for (const i of instances) for (const s of services) captureKeys.push(captureKey(i, s));
   const capture = allocateAddresses(captureKeys, CAPTURE_BLOCK, trustDomain);
-  return { instance, capture };
+  return { instance, plaintext, capture };
 }

@@ -149,6 +149,7 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
       spiffeId: spiffeIdFor(mesh.trustDomain, p.namespace, w.serviceAccount, w.agent),
       labels: { ...w.labels },
       address: addresses.instance.get(`${p.namespace}/${p.instance}`)!,
+      plaintextAddress: addresses.plaintext.get(`${p.namespace}/${p.instance}`)!,
       node: p.node,
     };
   });

@@ -65,6 +65,11 @@ export interface InstanceEntry {
   labels: Record<string, string>;
   /** Loopback address the instance listens on. */
   address: string;
+  /**
+   * Where clients outside the mesh reach the instance, through its node proxy, on the same ports
+   * (plaintext; PeerAuthentication STRICT refuses it, PERMISSIVE accepts it unauthenticated).
+   */
+  plaintextAddress: string;
   node: string;
 }
 
