@@ -2,9 +2,9 @@
  * The local runtime (`weft up`): supervisor, state-directory lock, pids file, readiness waits, the
  * mesh plan and the orchestration of control plane, node proxies and workload instances.
  */
-export { LocalMesh, defaultNodes, toApplyObject } from './local-mesh.ts';
+export { LocalMesh, toApplyObject } from './local-mesh.ts';
 export type { LocalMeshOptions, DesiredState } from './local-mesh.ts';
-export { planMesh, defaultNodeObjects, PROXY_ADMIN_PORT } from './plan.ts';
+export { planMesh, defaultNodes, defaultNodeSubnet, PROXY_ADMIN_PORT } from './plan.ts';
 export type {
   MeshPlan,
   PlannedInstance,

@@ -12,14 +12,14 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import type { ControlClient, StatusResponse } from '../api/client/index.ts';
-import { nodeTunnelPort, resourceKey } from '../api/index.ts';
+import { meshSettingsOf, nodeTunnelPort, resourceKey } from '../api/index.ts';
 import type { NodeSpec, Resource, SourceRef } from '../api/index.ts';
 import { WeftError, errorMessage } from '../lib/index.ts';
 import type { Clock, Timer } from '../lib/index.ts';
 import { acquireStateLock } from './lock.ts';
 import type { StateLock } from './lock.ts';
 import { writePidsFile } from './pids.ts';
-import { DEFAULT_NODES_BASE, planMesh } from './plan.ts';
+import { defaultNodes, planMesh } from './plan.ts';
 import type { MeshPlan, PlannedInstance, PlannedNode } from './plan.ts';
 import { describeProbe, probeOnce, waitReady } from './readiness.ts';
 import { Supervisor } from './supervisor.ts';
@@ -61,25 +61,6 @@ export interface DesiredState {
   nodes: number;
   /** Shown as the apply message. */
   message: string;
-}
-
-/** `v1 Node` node-1..node-N on 127.0.10.<i>, as resources. */
-export function defaultNodes(count: number): Resource<NodeSpec>[] {
-  const out: Resource<NodeSpec>[] = [];
-  for (let i = 1; i <= count; i++)
-    out.push({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: {
-        name: `node-${i}`,
-        namespace: '',
-        labels: { 'weft.dev/managed-by': 'weft-up' },
-        annotations: {},
-      },
-      spec: {} as NodeSpec,
-      status: { addresses: [{ type: 'InternalIP', address: `${DEFAULT_NODES_BASE}${i}` }] },
-    });
-  return out;
 }
 
 /** A validated resource as the raw object the API accepts (cluster scope has no namespace). */
@@ -267,7 +248,12 @@ export class LocalMesh {
     const manifestNodes = desired.resources.some((r) => r.kind === 'Node');
     const all: Resource[] = [
       ...desired.resources,
-      ...(manifestNodes ? [] : (defaultNodes(desired.nodes) as unknown as Resource[])),
+      ...(manifestNodes
+        ? []
+        : (defaultNodes(
+            desired.nodes,
+            meshSettingsOf(desired.resources).trustDomain,
+          ) as unknown as Resource[])),
     ];
     const res = await client.apply(all.map(toApplyObject), { message: desired.message });
     if (!res.unchanged)
@@ -290,8 +276,8 @@ export class LocalMesh {
 
   async #startProxy(n: PlannedNode, tunnelPort: number): Promise<void> {
     const name = `proxy/${n.name}`;
-    // The node addresses are fixed (127.0.10.<i>), so another mesh on this machine would answer our
-    // readiness probe: refuse clearly instead.
+    // Two meshes with the same trust domain share node addresses (plan.ts), so another mesh on this
+    // machine could answer our readiness probe: refuse clearly instead.
     const [adminHost, adminPort] = splitHostPort(n.admin);
     for (const [host, port] of [
       [adminHost, adminPort],

@@ -21,8 +21,6 @@ import type { NodeSpec, Resource, ServiceSpec, SourceRef, WorkloadSpec } from '.
 
 /** The admin port of every node proxy `weft up` starts (on the node's own loopback address). */
 export const PROXY_ADMIN_PORT = 15000;
-/** Default tunnel port (the Node resource may override it with `weft.dev/tunnel-port`). */
-export const DEFAULT_NODES_BASE = '127.0.10.';
 
 export interface PlannedNode {
   name: string;
@@ -85,19 +83,35 @@ export interface PlanOptions {
 }
 
 /**
- * `v1 Node` resources `node-1..node-N` on 127.0.10.<i> (tunnel port 15008 by default), as raw objects
- * ready to apply.
+ * The third octet of the default nodes' addresses: 127.0.10.<i> for the default trust domain
+ * (`cluster.local`), and for any other trust domain a subnet of its own in 127.0.11–250.x, so two
+ * meshes with different trust domains (a test beside the quickstart, the benchmark) never share a
+ * node address — everything else a mesh binds is already salted by the trust domain.
  */
-export function defaultNodeObjects(count: number): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (let i = 1; i <= count; i++) {
+export function defaultNodeSubnet(trustDomain: string): number {
+  if (trustDomain === 'cluster.local') return 10;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < trustDomain.length; i++) h = Math.imul(h ^ trustDomain.charCodeAt(i), 0x01000193);
+  return 11 + ((h >>> 0) % 240);
+}
+
+/** `v1 Node` resources node-1..node-N on 127.0.<subnet>.<i> (tunnel port 15008). */
+export function defaultNodes(count: number, trustDomain: string): Resource<NodeSpec>[] {
+  const subnet = defaultNodeSubnet(trustDomain);
+  const out: Resource<NodeSpec>[] = [];
+  for (let i = 1; i <= count; i++)
     out.push({
       apiVersion: 'v1',
       kind: 'Node',
-      metadata: { name: `node-${i}`, labels: { 'weft.dev/managed-by': 'weft-up' } },
-      status: { addresses: [{ type: 'InternalIP', address: `${DEFAULT_NODES_BASE}${i}` }] },
+      metadata: {
+        name: `node-${i}`,
+        namespace: '',
+        labels: { 'weft.dev/managed-by': 'weft-up' },
+        annotations: {},
+      },
+      spec: {} as NodeSpec,
+      status: { addresses: [{ type: 'InternalIP', address: `127.0.${subnet}.${i}` }] },
     });
-  }
   return out;
 }
 

@@ -4,7 +4,8 @@
  * saw, the reviews canary split, a default-deny 403 and an L7 (method) denial, then SIGINT: every
  * pid in pids.json is gone, and the state directory works for a second run.
  *
- * It uses the fixed node addresses 127.0.10.1-2, so it cannot run beside another `weft up`.
+ * It uses the default trust domain's node addresses 127.0.10.1-2, so it cannot run beside another
+ * `weft up` of the default trust domain (tests and the benchmark use their own trust domains).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

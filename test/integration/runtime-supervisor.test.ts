@@ -17,7 +17,7 @@ import {
   writePidsFile,
 } from '../../src/runtime/index.ts';
 import type { SupervisorEvent } from '../../src/runtime/index.ts';
-import { defaultNodes } from '../../src/runtime/local-mesh.ts';
+import { defaultNodes } from '../../src/runtime/plan.ts';
 import { parseManifests } from '../../src/api/index.ts';
 import type { Resource } from '../../src/api/index.ts';
 
@@ -199,7 +199,7 @@ spec:
 `;
   const parsed = parseManifests([{ file: '/m/mesh.yaml', text }]);
   assert.deepEqual(parsed.diagnostics, []);
-  const resources = [...parsed.resources, ...(defaultNodes(2) as unknown as Resource[])];
+  const resources = [...parsed.resources, ...(defaultNodes(2, 'cluster.local') as unknown as Resource[])];
   const plan = planMesh(resources, {
     entry: '/weft/src/bin/weft.ts',
     execPath: '/node',
