@@ -25,7 +25,7 @@ const USAGE = `usage: weft up -f <file|dir> [-f ...] [--nodes N] [--state-dir DI
 Runs the control plane, one node proxy per node and every workload of the manifests on this
 machine, prints where everything is, and stops it all on Ctrl-C.
   -f, --filename PATH  manifest file or directory (repeatable)
-  --nodes N            nodes to create when the manifests define no v1 Node (default 1)
+  --nodes N            nodes to create when the manifests define no v1 Node (default 2)
   --state-dir DIR      state directory (default .weft)
   --watch              re-apply the manifests when files change
   -v, --verbose        more events
@@ -62,7 +62,7 @@ export async function up(io: CliIo): Promise<number> {
       args: io.argv,
       options: {
         filename: { type: 'string', short: 'f', multiple: true },
-        nodes: { type: 'string', default: '1' },
+        nodes: { type: 'string', default: '2' },
         'state-dir': { type: 'string' },
         watch: { type: 'boolean', default: false },
         verbose: { type: 'boolean', short: 'v', default: false },
