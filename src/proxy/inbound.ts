@@ -5,20 +5,29 @@
  * applies and the verified caller identity reaches the workload in `x-forwarded-client-cert`
  * (always replacing whatever the caller sent).
  *
- * Composition only: mechanisms live in tunnel/, l4/, http/, and policy's authorization engine.
+ * Rate limits (RateLimitPolicy) are enforced here, at the destination's proxy: it sees every caller
+ * of its instances, knows the verified caller identity, and only requests authorization admitted
+ * consume a budget. A refusal is 429 with `retry-after` and `x-ratelimit-*`; admitted requests carry
+ * the `x-ratelimit-*` headers of the rule closest to its limit.
+ *
+ * Composition only: mechanisms live in tunnel/, l4/, http/, ratelimit/, resilience/ (the health-check
+ * annotation) and policy's authorization engine.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { InstanceEntry } from '../api/index.ts';
-import type { Logger } from '../lib/index.ts';
-import { errorMessage } from '../lib/index.ts';
+import type { InstanceEntry, RateLimitPolicySpec, ServiceEntry } from '../api/index.ts';
+import type { Clock, Logger } from '../lib/index.ts';
+import { errorMessage, systemClock } from '../lib/index.ts';
 import { normalizePath } from '../policy/index.ts';
 import type { Authorizer, Decision, PeerInfo, WorkloadAuthorizer } from '../policy/index.ts';
 import type { InboundPort, RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, xfccValue } from './http/index.ts';
 import { splice } from './l4/index.ts';
+import { RateLimiter, RedisGcraStore, RespClient } from './ratelimit/index.ts';
+import type { RateLimitResult } from './ratelimit/index.ts';
+import { parseHealthCheckAnnotation } from './resilience/index.ts';
 import { localReply } from './routing/index.ts';
 import type { ProxyMetrics } from './telemetry/index.ts';
 import type { TunnelStreamInfo } from './tunnel/index.ts';
@@ -34,9 +43,24 @@ interface InboundContext {
   metricsKey: string;
 }
 
+/** Headers the source proxy adds for this proxy only (see outbound.ts); never forwarded. */
+const ROUTE_HEADER = 'x-weft-route';
+const PROBE_HEADER = 'x-weft-probe';
+const UPSTREAM_ERROR_HEADER = 'x-weft-upstream-error';
+
+interface PolicyLimiter {
+  /** `ns/name` of the RateLimitPolicy. */
+  id: string;
+  /** The spec it was built from (JSON), to keep counters across pushes that do not change it. */
+  spec: string;
+  limiter: RateLimiter;
+  metricsKey: string;
+}
+
 export interface InboundOptions {
   logger: Logger;
   metrics: ProxyMetrics;
+  clock?: Clock;
   /** Log allowed decisions too (denials are always logged). */
   logAllowed?: boolean;
 }
@@ -57,10 +81,18 @@ export class Inbound {
   readonly #streams = new Set<Duplex>();
   readonly #plaintextServers = new Map<string, net.Server>();
   #plaintextTargets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
+  readonly #clock: Clock;
+  /** Rate limiters by destination service `ns/name`. */
+  #limiters = new Map<string, PolicyLimiter[]>();
+  /** One Redis client per address, shared by the global policies that name it. */
+  readonly #redis = new Map<string, { client: RespClient; store: RedisGcraStore }>();
+  /** Health-check path of services that opted in, for probes answered without authorization. */
+  readonly #probePaths = new WeakMap<ServiceEntry, string | null>();
 
   constructor(options: InboundOptions) {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
+    this.#clock = options.clock ?? systemClock;
     this.#logAllowed = options.logAllowed ?? false;
     this.#h1.on('request', (req, res) => this.#onH1Request(req, res));
     this.#h1.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
@@ -79,6 +111,7 @@ export class Inbound {
   async setConfig(config: RuntimeConfig, authz: Authorizer): Promise<void> {
     this.#config = config;
     this.#authz = authz;
+    this.#updateLimiters(config);
     const targets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
     for (const [key, list] of config.inboundPorts) {
       const colon = key.lastIndexOf(':');
@@ -119,7 +152,126 @@ export class Inbound {
     }
   }
 
+  /** Build the rate limiters of a new config, keeping those whose policy did not change. */
+  #updateLimiters(config: RuntimeConfig): void {
+    const old = new Map<string, PolicyLimiter>();
+    for (const list of this.#limiters.values()) for (const l of list) old.set(l.id, l);
+    const next = new Map<string, PolicyLimiter[]>();
+    const usedRedis = new Set<string>();
+    for (const [svcKey, policies] of config.rateLimitPolicies) {
+      const list: PolicyLimiter[] = [];
+      for (const p of policies) {
+        const id = `${p.namespace}/${p.name}`;
+        const spec = p.spec as unknown as RateLimitPolicySpec;
+        const address = spec.mode === 'global' ? spec.redis?.address : undefined;
+        if (address !== undefined) usedRedis.add(address);
+        const json = JSON.stringify(p.spec);
+        const prev = old.get(id);
+        if (prev && prev.spec === json) {
+          list.push(prev);
+          continue;
+        }
+        list.push({
+          id,
+          spec: json,
+          limiter: new RateLimiter(id, spec, this.#clock, address ? this.#redisStore(address) : undefined),
+          metricsKey: `destination="${svcKey}",policy="${id}"`,
+        });
+      }
+      next.set(svcKey, list);
+    }
+    this.#limiters = next;
+    for (const [address, r] of this.#redis) {
+      if (!usedRedis.has(address)) {
+        r.client.close();
+        this.#redis.delete(address);
+      }
+    }
+  }
+
+  #redisStore(address: string): RedisGcraStore {
+    let r = this.#redis.get(address);
+    if (!r) {
+      const colon = address.lastIndexOf(':');
+      const client = new RespClient({
+        host: address.slice(0, colon),
+        port: Number(address.slice(colon + 1)),
+        clock: this.#clock,
+      });
+      r = { client, store: new RedisGcraStore(client) };
+      this.#redis.set(address, r);
+    }
+    return r.store;
+  }
+
+  /**
+   * Apply the service's rate limits to a request (undefined when it has none). Each policy is
+   * checked; the first refusal wins, else the headers of the last policy with any are returned.
+   */
+  async #rateLimit(
+    ctx: InboundContext,
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    limiters: PolicyLimiter[],
+  ): Promise<RateLimitResult | undefined> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const headers = req.headers;
+    const request = {
+      sourceIdentity: ctx.peerIdentity ?? '',
+      path: q < 0 ? url : url.slice(0, q),
+      route: ctx.peerIdentity ? String(headers[ROUTE_HEADER] ?? '') : '',
+      header: (n: string) => {
+        const v = headers[n];
+        return Array.isArray(v) ? v.join(',') : v;
+      },
+    };
+    let out: RateLimitResult | undefined;
+    for (const l of limiters) {
+      const r = await l.limiter.check(request);
+      const result = r.storeFailure
+        ? r.allowed
+          ? 'failed_open'
+          : 'failed_closed'
+        : r.allowed
+          ? 'allowed'
+          : 'limited';
+      this.#metrics.inc('weft_proxy_ratelimit_total', `${l.metricsKey},result="${result}"`);
+      if (r.storeFailure)
+        this.#logger.warn('rate-limit store unavailable', {
+          policy: l.id,
+          failureMode: l.limiter.failureMode,
+        });
+      if (!r.allowed) {
+        this.#logger.info('rate limited', { policy: l.id, rule: r.rule, source: ctx.peerIdentity ?? null });
+        return r;
+      }
+      if (r.headers.length > 0 || out === undefined) out = r;
+    }
+    return out;
+  }
+
+  /** Is this the active health probe of a service that opted in (answered without authorization)? */
+  #isProbe(ctx: InboundContext, req: http.IncomingMessage | http2.Http2ServerRequest): boolean {
+    if (req.headers[PROBE_HEADER] !== 'health' || req.method !== 'GET' || !ctx.peerIdentity) return false;
+    const svc = ctx.inbound.service;
+    let path = this.#probePaths.get(svc);
+    if (path === undefined) {
+      path = null;
+      if (svc.healthCheck !== undefined) {
+        try {
+          path = parseHealthCheckAnnotation(svc.healthCheck).path;
+        } catch {
+          path = null;
+        }
+      }
+      this.#probePaths.set(svc, path);
+    }
+    return path !== null && req.url === path;
+  }
+
   async close(): Promise<void> {
+    for (const r of this.#redis.values()) r.client.close();
+    this.#redis.clear();
     for (const server of this.#plaintextServers.values()) server.close();
     this.#plaintextServers.clear();
     for (const s of this.#streams) s.destroy();
@@ -381,6 +533,8 @@ export class Inbound {
     if (ctx.peerIdentity)
       headers['x-forwarded-client-cert'] = xfccValue(ctx.instance.spiffeId, ctx.peerIdentity);
     else delete headers['x-forwarded-client-cert'];
+    delete headers[ROUTE_HEADER];
+    delete headers[PROBE_HEADER];
     return headers;
   }
 
@@ -395,12 +549,44 @@ export class Inbound {
       localReply(res, 400, { error: 'bad request path', path: req.url ?? '' });
       return;
     }
-    const decision = this.#decide(ctx, req);
-    if (!decision.allowed) {
-      denyHttp(res, decision);
-      this.#countRequest(ctx, 403);
+    if (!this.#isProbe(ctx, req)) {
+      const decision = this.#decide(ctx, req);
+      if (!decision.allowed) {
+        denyHttp(res, decision);
+        this.#countRequest(ctx, 403);
+        return;
+      }
+    }
+    const limiters = this.#limiters.get(`${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`);
+    if (limiters === undefined) {
+      this.#forwardH1(ctx, req, res, path, undefined);
       return;
     }
+    req.pause();
+    this.#rateLimit(ctx, req, limiters).then(
+      (rl) => {
+        if (rl && !rl.allowed) {
+          this.#countRequest(ctx, 429);
+          limitedReply(res, rl);
+          req.resume();
+          return;
+        }
+        this.#forwardH1(ctx, req, res, path, rl);
+      },
+      (err: unknown) => {
+        this.#logger.error('rate limit check failed', { error: err });
+        localReply(res, 500, { error: 'rate limit check failed' });
+      },
+    );
+  }
+
+  #forwardH1(
+    ctx: InboundContext,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    path: string,
+    rl: RateLimitResult | undefined,
+  ): void {
     const upstream = http.request({
       agent: this.#agent,
       host: ctx.instance.address,
@@ -411,20 +597,28 @@ export class Inbound {
     });
     upstream.on('response', (ures) => {
       this.#countRequest(ctx, ures.statusCode ?? 502);
-      res.writeHead(ures.statusCode ?? 502, forwardableHeaders(ures.headers));
+      const out = forwardableHeaders(ures.headers);
+      if (rl) for (const [k, v] of rl.headers) out[k] = v;
+      res.writeHead(ures.statusCode ?? 502, out);
       ures.pipe(res);
     });
     upstream.on('error', (err) => {
       if (!res.headersSent) {
-        localReply(res, 503, {
-          error: 'upstream unavailable',
-          service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
-          instance: ctx.instance.name,
-          cause: errorMessage(err),
-        });
+        localReply(
+          res,
+          503,
+          {
+            error: 'upstream unavailable',
+            service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
+            instance: ctx.instance.name,
+            cause: errorMessage(err),
+          },
+          connectRefused(err) ? { [UPSTREAM_ERROR_HEADER]: 'connect' } : {},
+        );
       } else res.destroy();
     });
     req.pipe(upstream);
+    req.resume();
     res.on('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
@@ -442,23 +636,67 @@ export class Inbound {
       localReply(res, 400, { error: 'bad request path', path: req.url ?? '' });
       return;
     }
-    const decision = this.#decide(ctx, req);
-    if (!decision.allowed) {
-      this.#countRequest(ctx, 403);
-      if (isGrpc) {
-        res.stream.respond(
-          {
-            ':status': 200,
-            'content-type': 'application/grpc',
-            'grpc-status': '7',
-            'grpc-message': encodeURIComponent(`access denied: ${decision.reason}`),
-            'x-weft-denied-by': decision.policy ?? 'default-deny',
-          },
-          { endStream: true },
-        );
-      } else denyHttp(res, decision);
+    if (!this.#isProbe(ctx, req)) {
+      const decision = this.#decide(ctx, req);
+      if (!decision.allowed) {
+        this.#countRequest(ctx, 403);
+        if (isGrpc) {
+          res.stream.respond(
+            {
+              ':status': 200,
+              'content-type': 'application/grpc',
+              'grpc-status': '7',
+              'grpc-message': encodeURIComponent(`access denied: ${decision.reason}`),
+              'x-weft-denied-by': decision.policy ?? 'default-deny',
+            },
+            { endStream: true },
+          );
+        } else denyHttp(res, decision);
+        return;
+      }
+    }
+    const limiters = this.#limiters.get(`${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`);
+    if (limiters === undefined) {
+      this.#forwardH2(ctx, req, res, path, undefined);
       return;
     }
+    req.pause();
+    this.#rateLimit(ctx, req, limiters).then(
+      (rl) => {
+        if (rl && !rl.allowed) {
+          this.#countRequest(ctx, 429);
+          if (isGrpc) {
+            if (res.stream.closed) return;
+            // Envoy's rate-limit filter answers gRPC callers RESOURCE_EXHAUSTED.
+            res.stream.respond(
+              {
+                ':status': 200,
+                'content-type': 'application/grpc',
+                'grpc-status': '8',
+                'grpc-message': encodeURIComponent(`rate limited by ${rl.rule}`),
+                ...Object.fromEntries(rl.headers),
+              },
+              { endStream: true },
+            );
+          } else limitedReply(res, rl);
+          return;
+        }
+        this.#forwardH2(ctx, req, res, path, rl);
+      },
+      (err: unknown) => {
+        this.#logger.error('rate limit check failed', { error: err });
+        if (!res.headersSent) localReply(res, 500, { error: 'rate limit check failed' });
+      },
+    );
+  }
+
+  #forwardH2(
+    ctx: InboundContext,
+    req: http2.Http2ServerRequest,
+    res: http2.Http2ServerResponse,
+    path: string,
+    rl: RateLimitResult | undefined,
+  ): void {
     let session: http2.ClientHttp2Session;
     const key = `${ctx.instance.address}:${ctx.port}`;
     const existing = this.#h2Upstreams.get(key);
@@ -488,15 +726,24 @@ export class Inbound {
         return;
       }
       this.#countRequest(ctx, Number(h[':status'] ?? 502));
-      res.writeHead(Number(h[':status'] ?? 502), forwardableHeaders(h));
+      const out = forwardableHeaders(h);
+      if (rl) for (const [k, v] of rl.headers) out[k] = v;
+      res.writeHead(Number(h[':status'] ?? 502), out);
       upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
       upstream.pipe(res);
     });
     upstream.on('error', (err) => {
-      if (!res.headersSent) localReply(res, 503, { error: 'upstream unavailable', cause: errorMessage(err) });
+      if (!res.headersSent)
+        localReply(
+          res,
+          503,
+          { error: 'upstream unavailable', cause: errorMessage(err) },
+          connectRefused(err) ? { [UPSTREAM_ERROR_HEADER]: 'connect' } : {},
+        );
       else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
     });
     req.pipe(upstream);
+    req.resume();
     res.on('close', () => {
       if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
     });
@@ -531,6 +778,23 @@ export class Inbound {
     if (head.length > 0) upstream.write(head);
     splice(socket, upstream);
   }
+}
+
+/** 429 with `retry-after` and `x-ratelimit-*` (draft-ietf-httpapi-ratelimit-headers). */
+function limitedReply(res: http.ServerResponse | http2.Http2ServerResponse, rl: RateLimitResult): void {
+  if (res.headersSent) return;
+  localReply(
+    res,
+    rl.status,
+    { error: 'rate limited', rule: rl.rule, storeUnavailable: rl.storeFailure },
+    Object.fromEntries(rl.headers),
+  );
+}
+
+/** The local instance refused the connection: nothing reached it, a retry elsewhere is safe. */
+function connectRefused(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED';
 }
 
 function pickInbound(list: InboundPort[] | undefined): InboundPort | undefined {

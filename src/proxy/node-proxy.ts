@@ -67,6 +67,7 @@ export class NodeProxy {
     this.#inbound = new Inbound({
       logger: this.#logger.child({ component: 'inbound' }),
       metrics: this.metrics,
+      clock: this.#clock,
     });
     this.#outbound = new Outbound({
       tunnel: this.#tunnel,
@@ -127,6 +128,7 @@ export class NodeProxy {
    */
   #onSnapshot(snapshot: Snapshot): void {
     const config = compileConfig(snapshot);
+    Outbound.validate(config);
     const authz = compileProxyAuthorizer(snapshot);
     this.#applying = this.#applying
       .then(() => this.#apply(snapshot, config, authz))

@@ -3,18 +3,35 @@
  * destination's node proxy through the tunnel, presenting the caller's SVID.
  *
  *   capture listener (knows the source instance) ─┬─ tcp service:  balance → CONNECT stream → splice
- *                                                  └─ http/grpc:    parse → route → balance → forward
+ *                                                  └─ http/grpc:    parse → route → resilience → forward
  *                                                                   (HTTP/1.1 pool or HTTP/2 session per
  *                                                                    endpoint, each over CONNECT streams)
  *
- * Composition only: the mechanisms live in tunnel/, l4/, http/, lb/, and policy's router.
+ * The resilience layer (docs/resilience.md, "Wiring points"): per request — fault injection from the
+ * rule's FaultInjection, the circuit breaker of the destination service, the request deadline; per
+ * try — the balancer over the endpoints outlier detection and active health checks leave in
+ * rotation (grouped by locality when enabled), the per-try timeout, the outcome recorded for
+ * outlier detection; on failure — a Retrier created lazily, the retry budget, backoff, and another
+ * endpoint. When nothing fails a request costs a few comparisons more than without it.
+ *
+ * Composition only: the mechanisms live in tunnel/, l4/, http/, lb/, resilience/ and policy's router.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { gatewayDurationMs } from '../api/index.ts';
-import type { BackendRef, EndpointEntry, InstanceEntry, ListenerEntry, ServiceEntry } from '../api/index.ts';
+import type {
+  BackendRef,
+  ConnectionPoolSettings,
+  EndpointEntry,
+  FaultInjectionSpec,
+  InstanceEntry,
+  ListenerEntry,
+  LocalityLbSetting,
+  OutlierDetection,
+  RouteRule,
+  ServiceEntry,
+} from '../api/index.ts';
 import type { Clock, Logger, Timer } from '../lib/index.ts';
 import { errorMessage, systemClock } from '../lib/index.ts';
 import { compileRouter, normalizePath, pickWeighted } from '../policy/index.ts';
@@ -24,28 +41,170 @@ import { forwardableHeaders, ReplayDuplex, sniffHttp } from './http/index.ts';
 import { splice } from './l4/index.ts';
 import { createBalancer, hashKeyFor } from './lb/index.ts';
 import type { Balancer, LoadBalancerSettings } from './lb/index.ts';
+import {
+  breakerThresholds,
+  CircuitBreaker,
+  compileFault,
+  decideFault,
+  FAULT_HEADER,
+  GRPC_NONE,
+  grpcRetryPolicy,
+  HealthChecker,
+  httpRetryPolicy,
+  OUTCOME_CONNECT_FAILURE,
+  OUTCOME_RESET,
+  OUTCOME_TIMEOUT,
+  OutlierDetector,
+  outlierConfig,
+  OVERLOADED_HEADER,
+  parseHealthCheckAnnotation,
+  pickPriority,
+  planLocality,
+  POOL_TIMEOUT_DEFAULTS,
+  poolTimeouts,
+  ReplayBody,
+  Retrier,
+  RetryBudget,
+  routeTimeouts,
+  TimeoutError,
+  tryTimeoutMs,
+  withTimeout,
+} from './resilience/index.ts';
+import type {
+  BreakerResource,
+  CompiledFault,
+  FaultDecision,
+  HealthCheckConfig,
+  PoolTimeouts,
+  RetryPolicy,
+  RouteTimeouts,
+} from './resilience/index.ts';
 
 type LbEndpointEntry = EndpointEntry & { key: string };
 import type { HboneClient } from './tunnel/index.ts';
 import type { ProxyMetrics } from './telemetry/index.ts';
 import { applyFilters, localReply } from './routing/index.ts';
 
+/** Request header that turns on debug response headers (`x-weft-attempts`). */
+export const DEBUG_HEADER = 'x-weft-debug';
+/** Response header with the number of tries made, in debug mode. */
+export const ATTEMPTS_HEADER = 'x-weft-attempts';
+/** Set by the destination proxy on a 503 when the local instance refused the connection. */
+export const UPSTREAM_ERROR_HEADER = 'x-weft-upstream-error';
+/** Header the destination proxy reads to apply `key: Route` rate-limit descriptors. */
+export const ROUTE_HEADER = 'x-weft-route';
+/** Marks an active health probe; the destination proxy answers it without authorization. */
+export const PROBE_HEADER = 'x-weft-probe';
+
+/**
+ * Resilience state of one destination service, kept across config changes so that breaker counts,
+ * ejections, health and the retry budget survive a push; settings are updated in place.
+ */
+class ClusterState {
+  readonly key: string;
+  readonly breaker: CircuitBreaker;
+  readonly budget: RetryBudget;
+  pool: PoolTimeouts;
+  outlier: OutlierDetector | undefined;
+  outlierSpec = '';
+  health: HealthChecker | undefined;
+  healthSpec = '';
+  /** Bumped on every ejection/return/health change, so plans can tell their view is stale. */
+  generation = 0;
+  constructor(key: string, cp: ConnectionPoolSettings | undefined, clock: Clock) {
+    this.key = key;
+    this.breaker = new CircuitBreaker(key, breakerThresholds(cp));
+    this.budget = new RetryBudget({ clock });
+    this.pool = poolTimeouts(cp);
+  }
+  close(): void {
+    this.outlier?.close();
+    this.health?.close();
+  }
+}
+
+/** The compiled resilience settings of one route rule (or of a service without routes). */
+interface RulePolicy {
+  retry: RetryPolicy;
+  timeouts: RouteTimeouts;
+  /** Undefined: no fault; null: the ExtensionRef names no FaultInjection (answered 500). */
+  fault: CompiledFault | undefined | null;
+  faultName: string;
+}
+
+const HTTP_DEFAULT_POLICY: RulePolicy = Object.freeze({
+  retry: httpRetryPolicy(undefined),
+  timeouts: routeTimeouts(undefined),
+  fault: undefined,
+  faultName: '',
+});
+const GRPC_DEFAULT_POLICY: RulePolicy = Object.freeze({
+  ...HTTP_DEFAULT_POLICY,
+  retry: grpcRetryPolicy(),
+});
+
 interface ServicePlan {
   service: ServiceEntry;
+  cluster: ClusterState;
+  /** Every endpoint of the service. */
+  all: LbEndpointEntry[];
   balancer: Balancer<LbEndpointEntry>;
   hashPolicy: LoadBalancerSettings | undefined;
+  lbPolicy: LoadBalancerSettings | undefined;
+  /** The endpoints in rotation the balancers were last built for (identity compared). */
+  view: readonly LbEndpointEntry[] | undefined;
+  /** Locality-aware balancing (Istio: needs outlier detection or, in Weft, a health check). */
+  locality: { caller: string; setting: LocalityLbSetting | undefined } | undefined;
+  /** Per priority level: balancer and traffic share (set when there is more than one level). */
+  levels: Balancer<LbEndpointEntry>[] | undefined;
+  loads: number[];
 }
 
 /** Per-config caches, rebuilt when a new snapshot arrives. */
 class OutboundTables {
   readonly routers = new Map<string, Router>();
   readonly plans = new Map<string, ServicePlan>();
+  readonly rules = new WeakMap<RouteRule, RulePolicy>();
   readonly config: RuntimeConfig;
   readonly authz: Authorizer;
   constructor(config: RuntimeConfig, authz: Authorizer) {
     this.config = config;
     this.authz = authz;
   }
+}
+
+/** The result of one try: a response (commit or discard it) or a local error outcome. */
+interface TryResult {
+  /** HTTP status of the response; 0 when the try failed locally. */
+  status: number;
+  /** The outcome for the classifier: the status, or an OUTCOME_* constant. */
+  outcome: number;
+  /** grpc-status of a trailers-only response, else GRPC_NONE. */
+  grpc: number;
+  error: unknown;
+  /** Forward this response to the caller, with extra headers. */
+  commit?: (extra: Record<string, string> | undefined) => void;
+  /** Throw this response away (a retry follows). */
+  discard?: () => void;
+}
+
+/** One request being forwarded, whatever its protocol: what #run needs to drive the tries. */
+interface Exchange {
+  tables: OutboundTables;
+  ctx: ConnContext;
+  plan: ServicePlan;
+  targetPort: number;
+  hashKey: string | undefined;
+  policy: RulePolicy;
+  method: string;
+  path: string;
+  debug: boolean;
+  body: ReplayBody;
+  res: http.ServerResponse | http2.Http2ServerResponse;
+  srcSvc: string;
+  reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void;
+  send: (ep: LbEndpointEntry, signal: AbortSignal) => Promise<TryResult>;
+  abort: (fault: FaultDecision, headers: Record<string, string>) => void;
 }
 
 export interface OutboundOptions {
@@ -81,6 +240,10 @@ export class Outbound {
   /** One HTTP/2 session per (source identity, endpoint), running over a CONNECT stream. */
   readonly #h2Sessions = new Map<string, http2.ClientHttp2Session>();
   readonly #inflight = new Map<string, number>();
+  /** Resilience state per destination service `ns/name`, kept across configs. */
+  readonly #clusters = new Map<string, ClusterState>();
+  /** DestinationRule connectTimeout by endpoint address (the pool's createConnection knows only that). */
+  readonly #connectMs = new Map<string, number>();
 
   constructor(options: OutboundOptions) {
     this.#tunnel = options.tunnel;
@@ -101,6 +264,7 @@ export class Outbound {
   /** Apply a new config: bind new capture listeners, close the ones that went away. */
   async setConfig(config: RuntimeConfig, authz: Authorizer): Promise<void> {
     this.#tables = new OutboundTables(config, authz);
+    this.#updateClusters(config);
     const wanted = config.listeners;
     for (const [key, server] of this.#servers) {
       if (!wanted.has(key)) {
@@ -138,6 +302,8 @@ export class Outbound {
   }
 
   async close(): Promise<void> {
+    for (const c of this.#clusters.values()) c.close();
+    this.#clusters.clear();
     for (const s of this.#servers.values()) s.close();
     this.#servers.clear();
     for (const s of this.#sockets) s.destroy();
@@ -173,28 +339,250 @@ export class Outbound {
     });
   }
 
+  /**
+   * Validate the resilience settings a config carries (health-check annotations, pool settings) so a
+   * bad one is NACKed with the rest of the snapshot. Throws WeftError.
+   */
+  static validate(config: RuntimeConfig): void {
+    for (const svc of config.services.values())
+      if (svc.healthCheck !== undefined) parseHealthCheckAnnotation(svc.healthCheck);
+  }
+
+  /** Carry resilience state over to a new config: update settings, drop services that went away. */
+  #updateClusters(config: RuntimeConfig): void {
+    for (const [key, c] of this.#clusters) {
+      const svc = config.services.get(key);
+      if (!svc) {
+        c.close();
+        this.#clusters.delete(key);
+        continue;
+      }
+      this.#configureCluster(c, config, svc);
+    }
+  }
+
+  #cluster(config: RuntimeConfig, svc: ServiceEntry, key: string): ClusterState {
+    let c = this.#clusters.get(key);
+    if (c) return c;
+    c = new ClusterState(key, trafficPolicyOf(config, key)?.connectionPool, this.#clock);
+    this.#clusters.set(key, c);
+    this.#configureCluster(c, config, svc);
+    return c;
+  }
+
+  #configureCluster(c: ClusterState, config: RuntimeConfig, svc: ServiceEntry): void {
+    const tp = trafficPolicyOf(config, c.key);
+    c.breaker.update(breakerThresholds(tp?.connectionPool));
+    c.pool = poolTimeouts(tp?.connectionPool);
+    for (const e of svc.endpoints) this.#connectMs.set(e.address, c.pool.connectMs);
+    const keys = svc.endpoints.map((e) => `${e.namespace}/${e.instance}`);
+    const od = tp?.outlierDetection;
+    const odSpec = od ? JSON.stringify(od) : '';
+    if (odSpec !== c.outlierSpec) {
+      c.outlier?.close();
+      c.outlierSpec = odSpec;
+      c.outlier = od
+        ? new OutlierDetector(outlierConfig(od), this.#clock, (e) => {
+            c.generation++;
+            this.#metrics.inc('weft_proxy_outlier_events_total', `destination="${c.key}",type="${e.type}"`);
+            this.#logger.info('outlier detection', { destination: c.key, ...e });
+          })
+        : undefined;
+    }
+    c.outlier?.setEndpoints(keys);
+    const hcSpec = svc.healthCheck ?? '';
+    if (hcSpec !== c.healthSpec) {
+      c.health?.close();
+      c.healthSpec = hcSpec;
+      c.health = hcSpec
+        ? new HealthChecker(
+            parseHealthCheckAnnotation(hcSpec),
+            this.#clock,
+            (key, hc, signal) => this.#probe(c.key, key, hc, signal),
+            (e) => {
+              c.generation++;
+              this.#metrics.inc('weft_proxy_health_events_total', `destination="${c.key}",type="${e.type}"`);
+              this.#logger.info('health check', { destination: c.key, ...e });
+            },
+          )
+        : undefined;
+    }
+    c.health?.setEndpoints(keys);
+  }
+
   #plan(tables: OutboundTables, serviceKey: string): ServicePlan | undefined {
     const plan = tables.plans.get(serviceKey);
     if (plan) return plan;
     const service = tables.config.services.get(serviceKey);
     if (!service) return undefined;
-    const tp = tables.config.trafficPolicies.get(serviceKey)?.trafficPolicy as
-      Record<string, unknown> | undefined;
-    const lbPolicy = tp?.['loadBalancer'] as LoadBalancerSettings | undefined;
+    const tp = trafficPolicyOf(tables.config, serviceKey);
+    const lbPolicy = tp?.loadBalancer as LoadBalancerSettings | undefined;
     const endpoints: LbEndpointEntry[] = service.endpoints.map((e) => ({
       ...e,
       key: `${e.namespace}/${e.instance}`,
     }));
+    const cluster = this.#cluster(tables.config, service, serviceKey);
+    const self = tables.config.nodes.get(tables.config.snapshot.node);
+    const caller = self ? localityOfLabels(self.labels) : '';
+    const setting = tp?.loadBalancer?.localityLbSetting;
+    // Istio applies locality load balancing only where outlier detection can see failures; Weft
+    // also accepts an active health check. `enabled: false` turns it off.
+    const localityOn =
+      caller !== '' &&
+      setting?.enabled !== false &&
+      (tp?.outlierDetection !== undefined || service.healthCheck !== undefined);
     const created: ServicePlan = {
       service,
-      balancer: createBalancer<LbEndpointEntry>(lbPolicy, endpoints, {
-        random: this.#random,
-        inflight: (e) => this.#inflight.get(e.key) ?? 0,
-      }),
+      cluster,
+      all: endpoints,
+      balancer: this.#newBalancer(lbPolicy, endpoints),
       hashPolicy: lbPolicy?.consistentHash ? lbPolicy : undefined,
+      lbPolicy,
+      view: undefined,
+      locality: localityOn ? { caller, setting } : undefined,
+      levels: undefined,
+      loads: [],
     };
     tables.plans.set(serviceKey, created);
     return created;
+  }
+
+  #newBalancer(lbPolicy: LoadBalancerSettings | undefined, endpoints: readonly LbEndpointEntry[]) {
+    return createBalancer<LbEndpointEntry>(lbPolicy, endpoints, {
+      random: this.#random,
+      inflight: (e) => this.#inflight.get(e.key) ?? 0,
+    });
+  }
+
+  /**
+   * One endpoint for one try: from the endpoints outlier detection and health checks leave in
+   * rotation (the views are cached arrays: on the success path this is two identity checks), by
+   * locality level when enabled. `avoid` (the previous try's endpoint) is avoided when another is
+   * available, as Istio's default `previous_hosts` retry predicate does.
+   */
+  #pick(
+    plan: ServicePlan,
+    hashKey: string | undefined,
+    avoid: string | undefined,
+  ): LbEndpointEntry | undefined {
+    const c = plan.cluster;
+    let view: readonly LbEndpointEntry[] = plan.all;
+    if (c.outlier !== undefined) view = c.outlier.filter(view);
+    if (c.health !== undefined) view = c.health.filter(view);
+    if (view !== plan.view) this.#rebuild(plan, view);
+    let balancer = plan.balancer;
+    if (plan.levels !== undefined) {
+      const level = pickPriority(plan.loads, this.#random());
+      balancer = plan.levels[level < 0 ? 0 : level] ?? balancer;
+    }
+    let ep = balancer.pick({ hashKey });
+    for (let i = 0; i < 3 && avoid !== undefined && ep !== undefined && ep.key === avoid; i++)
+      ep = balancer.pick({});
+    return ep;
+  }
+
+  #rebuild(plan: ServicePlan, view: readonly LbEndpointEntry[]): void {
+    plan.view = view;
+    if (plan.locality !== undefined) {
+      const inRotation = new Set(view.map((e) => e.key));
+      const lp = planLocality(
+        plan.all,
+        plan.locality.caller,
+        (k) => inRotation.has(k),
+        plan.locality.setting,
+      );
+      if (lp.levels.length > 1) {
+        plan.levels = lp.levels.map((l, i) =>
+          this.#newBalancer(plan.lbPolicy, lp.healthy[i]!.length > 0 ? lp.healthy[i]! : l.endpoints),
+        );
+        plan.loads = lp.loads;
+        return;
+      }
+    }
+    plan.levels = undefined;
+    plan.balancer.update(view);
+  }
+
+  /** The compiled retry, timeout and fault settings of a matched rule (cached per rule). */
+  #rulePolicy(tables: OutboundTables, match: RouteMatchResult | undefined, grpc: boolean): RulePolicy {
+    if (match === undefined) return grpc ? GRPC_DEFAULT_POLICY : HTTP_DEFAULT_POLICY;
+    const rule = match.rule;
+    let p = tables.rules.get(rule);
+    if (p) return p;
+    let fault: CompiledFault | undefined | null;
+    let faultName = '';
+    for (const f of rule.filters) {
+      if (f.type !== 'ExtensionRef' || f.extensionRef.kind !== 'FaultInjection') continue;
+      faultName = `${match.route.namespace}/${f.extensionRef.name}`;
+      const spec = tables.config.faultInjections.get(faultName);
+      // Gateway API: a filter reference that cannot be resolved must not be skipped; the requests
+      // it would have processed get an error response (HTTPRouteFilter, ExtensionRef).
+      fault = spec ? compileFault(spec as FaultInjectionSpec) : null;
+    }
+    const isGrpc = match.route.kind === 'GRPCRoute';
+    p = {
+      retry: isGrpc ? grpcRetryPolicy() : httpRetryPolicy(rule.retry),
+      timeouts: routeTimeouts(rule.timeouts),
+      fault,
+      faultName,
+    };
+    tables.rules.set(rule, p);
+    return p;
+  }
+
+  /**
+   * An active health probe of one endpoint, through the tunnel like any call (the endpoint's address
+   * is only reachable on its own node): a CONNECT stream presenting the identity of a local
+   * instance, then `GET path` marked with PROBE_HEADER, which the destination proxy answers without
+   * authorization. TCP probes only need the CONNECT to be accepted.
+   */
+  #probe(clusterKey: string, key: string, hc: HealthCheckConfig, signal: AbortSignal): Promise<boolean> {
+    const tables = this.#tables;
+    const svc = tables?.config.services.get(clusterKey);
+    const ep = svc?.endpoints.find((e) => `${e.namespace}/${e.instance}` === key);
+    const source = tables ? firstLocal(tables.config) : undefined;
+    const port = svc?.ports[0]?.targetPort;
+    if (!tables || !svc || !ep || !source || port === undefined) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      let stream: Duplex;
+      try {
+        stream = this.#tunnelStream(tables, source, ep, port, { [PROBE_HEADER]: 'health' });
+      } catch {
+        resolve(false);
+        return;
+      }
+      signal.addEventListener('abort', () => stream.destroy(), { once: true });
+      stream.on('error', () => resolve(false));
+      (stream as http2.ClientHttp2Stream).once('response', (h) => {
+        if (Number(h[':status']) !== 200) {
+          stream.destroy();
+          resolve(false);
+          return;
+        }
+        if (hc.type === 'tcp') {
+          stream.destroy();
+          resolve(true);
+          return;
+        }
+        const req = http.request(
+          {
+            createConnection: () => socketShim(new ReplayDuplex(undefined, stream)),
+            host: ep.address,
+            port,
+            path: hc.path,
+            headers: { [PROBE_HEADER]: 'health', 'user-agent': 'weft-health-check', connection: 'close' },
+          },
+          (res) => {
+            res.resume();
+            const st = res.statusCode ?? 0;
+            resolve(st >= 200 && st < 400);
+            res.on('end', () => stream.destroy());
+          },
+        );
+        req.on('error', () => resolve(false));
+        req.end();
+      });
+    });
   }
 
   #router(tables: OutboundTables, ns: string, name: string, port: number): Router {
@@ -207,10 +595,20 @@ export class Outbound {
     return router;
   }
 
-  #tunnelStream(tables: OutboundTables, source: InstanceEntry, ep: EndpointEntry, port: number): Duplex {
+  /**
+   * A CONNECT stream to `ep` through its node's proxy. It fails with ETIMEDOUT when the tunnel does
+   * not accept it within the DestinationRule's connectTimeout (default 10 s).
+   */
+  #tunnelStream(
+    tables: OutboundTables,
+    source: InstanceEntry,
+    ep: EndpointEntry,
+    port: number,
+    extra?: Record<string, string>,
+  ): Duplex {
     const node = tables.config.nodes.get(ep.node);
     if (!node) throw new Error(`endpoint ${ep.instance} is on unknown node ${ep.node}`);
-    return this.#tunnel.connect(
+    const stream = this.#tunnel.connect(
       {
         nodeAddress: node.address,
         nodePort: node.tunnelPort,
@@ -218,8 +616,19 @@ export class Outbound {
         sourceIdentity: source.spiffeId,
       },
       `${ep.address}:${port}`,
-      { 'x-weft-source': `${source.namespace}/${source.name}` },
+      extra
+        ? { 'x-weft-source': `${source.namespace}/${source.name}`, ...extra }
+        : { 'x-weft-source': `${source.namespace}/${source.name}` },
     );
+    const connectMs = this.#connectMs.get(ep.address) ?? POOL_TIMEOUT_DEFAULTS.connectMs;
+    const timer = this.#clock.setTimeout(() => {
+      const err = new Error(`tunnel to ${ep.instance} not established within ${connectMs} ms`);
+      (err as NodeJS.ErrnoException).code = 'ETIMEDOUT';
+      stream.destroy(err);
+    }, connectMs);
+    stream.once('response', () => timer.cancel());
+    stream.once('close', () => timer.cancel());
+    return stream;
   }
 
   /** Kubernetes NetworkPolicy egress of the calling instance, decided where the call starts. */
@@ -242,7 +651,7 @@ export class Outbound {
     const svcKey = `${ctx.listener.service.namespace}/${ctx.listener.service.name}`;
     const labels = this.#metrics.key({ source: ctx.source.spiffeId, destination: svcKey });
     const plan = this.#plan(tables, svcKey);
-    const ep = plan?.balancer.pick({ hashKey: socket.remoteAddress });
+    const ep = plan ? this.#pick(plan, socket.remoteAddress, undefined) : undefined;
     const targetPort = plan ? this.#targetPort(plan.service, ctx.listener.port) : undefined;
     if (!plan || !ep || targetPort === undefined) {
       this.#metrics.inc('weft_proxy_connections_total', `${labels},result="no_endpoint"`);
@@ -301,11 +710,11 @@ export class Outbound {
   ):
     | { redirect: RouteMatchResult }
     | {
-        ep: LbEndpointEntry;
         targetPort: number;
         plan: ServicePlan;
         match: RouteMatchResult | undefined;
         svcKey: string;
+        hashKey: string | undefined;
       }
     | undefined {
     const svc = ctx.listener.service;
@@ -374,9 +783,25 @@ export class Outbound {
           sourceIp: ctx.source.address,
         })
       : undefined;
-    const ep = plan.balancer.pick({ hashKey });
+    return { targetPort, plan, match, svcKey, hashKey };
+  }
+
+  /**
+   * Pick the endpoint of one try and check the caller's NetworkPolicy egress to it. Undefined with a
+   * local reply sent when there is none or egress denies it.
+   */
+  #endpointFor(
+    tables: OutboundTables,
+    ctx: ConnContext,
+    plan: ServicePlan,
+    targetPort: number,
+    hashKey: string | undefined,
+    avoid: string | undefined,
+    reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void,
+  ): LbEndpointEntry | undefined {
+    const ep = this.#pick(plan, hashKey, avoid);
     if (!ep) {
-      reply(503, { error: 'no healthy endpoint', service: svcKey });
+      reply(503, { error: 'no healthy endpoint', service: plan.cluster.key });
       return undefined;
     }
     const egress = this.#egress(tables, ctx, ep, targetPort);
@@ -388,7 +813,7 @@ export class Outbound {
       );
       return undefined;
     }
-    return { ep, targetPort, plan, match, svcKey };
+    return ep;
   }
 
   #onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -408,6 +833,7 @@ export class Outbound {
       this.#metrics.observe('weft_proxy_request_duration_ms', srcSvc, performance.now() - started);
     };
     const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      if (res.headersSent || res.destroyed) return;
       localReply(res, status, body, headers);
       finish(status);
     };
@@ -424,58 +850,266 @@ export class Outbound {
       finish(res.statusCode);
       return;
     }
+    const ruleName = target.match?.rule.name;
+    if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
     const agent = this.#agent(ctx.source);
     this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
-    const inflightKey = `${target.ep.namespace}/${target.ep.instance}`;
-    this.#inflight.set(inflightKey, (this.#inflight.get(inflightKey) ?? 0) + 1);
-    const upstream = http.request({
-      agent,
-      host: target.ep.address,
-      port: target.targetPort,
-      method: req.method,
+    const policy = this.#rulePolicy(tables, target.match, false);
+    const method = req.method ?? 'GET';
+    const knownEmpty =
+      req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+    const ex: Exchange = {
+      tables,
+      ctx,
+      plan: target.plan,
+      targetPort: target.targetPort,
+      hashKey: target.hashKey,
+      policy,
+      method,
       path: filtered.path,
-      headers,
-    });
-    let timer: Timer | undefined;
-    let counted = true;
-    const done = () => {
-      timer?.cancel();
-      if (!counted) return;
-      counted = false;
-      this.#inflight.set(inflightKey, (this.#inflight.get(inflightKey) ?? 1) - 1);
+      debug: req.headers[DEBUG_HEADER] === '1',
+      body: new ReplayBody(req, policy.retry.maxBufferedBodyBytes, knownEmpty),
+      res,
+      srcSvc,
+      reply,
+      send: (ep, signal) =>
+        new Promise<TryResult>((resolve) => {
+          const upstream = http.request({
+            agent,
+            host: ep.address,
+            port: target.targetPort,
+            method,
+            path: filtered.path,
+            headers,
+          });
+          const onAbort = () => upstream.destroy();
+          signal.addEventListener('abort', onAbort, { once: true });
+          upstream.on('error', (err) => {
+            resolve({ status: 0, outcome: errorOutcome(err), grpc: GRPC_NONE, error: err });
+            // After the response was forwarded, an upstream error cuts the caller's response short.
+            if (res.headersSent && !res.writableFinished) res.destroy();
+          });
+          upstream.once('response', (ures) => {
+            signal.removeEventListener('abort', onAbort);
+            const status = ures.statusCode ?? 502;
+            resolve({
+              status,
+              outcome:
+                status === 503 && ures.headers[UPSTREAM_ERROR_HEADER] === 'connect'
+                  ? OUTCOME_CONNECT_FAILURE
+                  : status,
+              grpc: GRPC_NONE,
+              error: undefined,
+              discard: () => {
+                ures.resume();
+                upstream.destroy();
+              },
+              commit: (extra) => {
+                const out = forwardableHeaders(ures.headers);
+                filtered.responseHeaders(out);
+                if (extra !== undefined) Object.assign(out, extra);
+                res.writeHead(status, out);
+                ures.pipe(res);
+                ures.on('end', () => finish(status));
+              },
+            });
+          });
+          ex.body.attach(upstream);
+          res.once('close', () => {
+            if (!res.writableFinished) upstream.destroy();
+          });
+        }),
+      abort: (fault, extra) =>
+        reply(fault.abortHttp || 500, { error: 'fault injected', fault: policy.faultName }, extra),
     };
-    const timeoutMs = routeTimeoutMs(target.match);
-    if (timeoutMs !== undefined) {
-      timer = this.#clock.setTimeout(() => {
-        timer = undefined;
-        done();
-        upstream.destroy();
-        if (!res.headersSent)
-          reply(504, { error: 'upstream request timeout', service: target.svcKey, timeoutMs });
-        else res.destroy();
-      }, timeoutMs);
+    void this.#run(ex);
+  }
+
+  /**
+   * One request through the resilience layer (docs/resilience.md, "Wiring points"): fault, breaker,
+   * deadline; then tries until one succeeds, the policy or budget says stop, or time runs out.
+   * Never rejects: every failure ends in a response to the caller.
+   */
+  async #run(x: Exchange): Promise<void> {
+    const { policy, plan, res } = x;
+    const cluster = plan.cluster;
+    let faultFlag: Record<string, string> | undefined;
+    if (policy.fault !== undefined) {
+      if (policy.fault === null) {
+        x.reply(500, {
+          error: `FaultInjection ${policy.faultName} named by the route rule does not exist`,
+        });
+        return;
+      }
+      const d = decideFault(policy.fault, this.#random);
+      if (d.delayMs > 0) {
+        this.#fault(x, 'delay', 'DI');
+        faultFlag = { [FAULT_HEADER]: 'delay' };
+        await this.#sleep(d.delayMs);
+        if (res.destroyed) return;
+      }
+      if (d.abortHttp > 0 || d.abortGrpc >= 0) {
+        this.#fault(x, 'abort', 'FI');
+        x.abort(d, { [FAULT_HEADER]: faultFlag ? 'delay,abort' : 'abort' });
+        return;
+      }
     }
-    upstream.on('response', (ures) => {
-      const out = forwardableHeaders(ures.headers);
-      filtered.responseHeaders(out);
-      res.writeHead(ures.statusCode ?? 502, out);
-      ures.pipe(res);
-      ures.on('end', () => {
-        done();
-        finish(ures.statusCode ?? 502);
-      });
+    const breaker = cluster.breaker;
+    if (!breaker.tryAcquire('requests')) return this.#overloaded(x, 'requests');
+    // HTTP/1.1 has one request per connection: requests beyond maxConnections wait for one, and
+    // those beyond maxConnections + http1MaxPendingRequests are refused (Envoy's pending queue).
+    let pending = false;
+    if (breaker.activeRequests > breaker.thresholds.maxConnections) {
+      if (!breaker.tryAcquire('pendingRequests')) {
+        breaker.release('requests');
+        return this.#overloaded(x, 'pendingRequests');
+      }
+      pending = true;
+    }
+    let liveKey: string | undefined;
+    let requestTimer: Timer | undefined;
+    let expired = false;
+    let ac: AbortController | undefined;
+    res.once('close', () => {
+      breaker.release('requests');
+      if (pending) breaker.release('pendingRequests');
+      requestTimer?.cancel();
+      if (liveKey !== undefined) this.#inflightAdd(liveKey, -1);
+      liveKey = undefined;
+      ac?.abort();
     });
-    upstream.on('error', (err) => {
-      done();
-      if (res.writableEnded) return;
-      if (!res.headersSent)
-        reply(503, { error: 'upstream unavailable', service: target.svcKey, cause: errorMessage(err) });
-      else res.destroy();
-    });
-    req.pipe(upstream);
-    res.on('close', () => {
-      done();
-      if (!res.writableFinished) upstream.destroy();
+    cluster.budget.recordRequest();
+    const requestMs = policy.timeouts.requestMs;
+    const deadline = requestMs > 0 ? this.#clock.monotonic() + requestMs : 0;
+    if (requestMs > 0) {
+      ac = new AbortController();
+      const controller = ac;
+      requestTimer = this.#clock.setTimeout(() => {
+        expired = true;
+        controller.abort(new TimeoutError('request', requestMs));
+        if (!res.headersSent)
+          x.reply(504, { error: 'upstream request timeout', service: cluster.key, timeoutMs: requestMs });
+        else res.destroy();
+      }, requestMs);
+    }
+    let retrier: Retrier | undefined;
+    let avoid: string | undefined;
+    let retryHeld = false;
+    // Bounded: every pass either returns or takes one of policy.attempts retries.
+    for (let attempt = 1; attempt <= policy.retry.attempts + 1; attempt++) {
+      const ep = this.#endpointFor(x.tables, x.ctx, plan, x.targetPort, x.hashKey, avoid, x.reply);
+      if (!ep) break;
+      const tryMs = tryTimeoutMs(policy.timeouts, deadline, deadline === 0 ? 0 : this.#clock.monotonic());
+      this.#inflightAdd(ep.key, 1);
+      liveKey = ep.key;
+      let r: TryResult;
+      try {
+        r = await withTimeout((signal) => x.send(ep, signal), tryMs, this.#clock, 'try', ac?.signal);
+      } catch (err) {
+        r = {
+          status: 0,
+          outcome: err instanceof TimeoutError && !expired ? OUTCOME_TIMEOUT : errorOutcome(err),
+          grpc: GRPC_NONE,
+          error: err,
+        };
+      }
+      if (retryHeld) {
+        breaker.release('retries');
+        retryHeld = false;
+      }
+      if (expired || res.destroyed) {
+        r.discard?.();
+        return;
+      }
+      cluster.outlier?.record(ep.key, r.outcome);
+      let final =
+        policy.retry.attempts === 0 || policy.retry.classifier.classify(r.outcome, r.grpc) === 'success';
+      if (!final) {
+        retrier ??= new Retrier(policy.retry, cluster.budget, this.#random, this.#clock);
+        const d = retrier.decide(x.method, r.outcome, r.grpc, x.body.replayableBytes());
+        if (!d.retry) {
+          if (d.reason === 'budget') this.#retryMetric(x, 'budget_exhausted');
+          final = true;
+        } else if (!breaker.tryAcquire('retries')) {
+          this.#retryMetric(x, 'overflow');
+          final = true;
+        } else {
+          retryHeld = true;
+          this.#retryMetric(x, 'retried');
+          r.discard?.();
+          x.body.detach();
+          this.#inflightAdd(ep.key, -1);
+          liveKey = undefined;
+          avoid = ep.key;
+          if (d.delayMs > 0) await this.#sleep(d.delayMs);
+          if (expired || res.destroyed) {
+            breaker.release('retries');
+            return;
+          }
+          continue;
+        }
+      }
+      const extra =
+        x.debug || faultFlag !== undefined
+          ? { ...faultFlag, ...(x.debug ? { [ATTEMPTS_HEADER]: String(attempt) } : {}) }
+          : undefined;
+      if (r.commit !== undefined) {
+        r.commit(extra);
+        return;
+      }
+      this.#inflightAdd(ep.key, -1);
+      liveKey = undefined;
+      if (r.outcome === OUTCOME_TIMEOUT)
+        x.reply(504, { error: 'upstream request timeout', service: cluster.key, timeoutMs: tryMs }, extra);
+      else
+        x.reply(
+          503,
+          { error: 'upstream unavailable', service: cluster.key, cause: errorMessage(r.error) },
+          extra,
+        );
+      return;
+    }
+  }
+
+  #inflightAdd(key: string, by: number): void {
+    this.#inflight.set(key, (this.#inflight.get(key) ?? 0) + by);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.#clock.setTimeout(resolve, ms));
+  }
+
+  #overloaded(x: Exchange, resource: BreakerResource): void {
+    this.#metrics.inc(
+      'weft_proxy_overloaded_total',
+      `destination="${x.plan.cluster.key}",resource="${resource}"`,
+    );
+    x.reply(
+      503,
+      {
+        error: 'overloaded',
+        service: x.plan.cluster.key,
+        resource,
+        limit: x.plan.cluster.breaker.limit(resource),
+      },
+      { [OVERLOADED_HEADER]: resource },
+    );
+  }
+
+  #retryMetric(x: Exchange, result: 'retried' | 'budget_exhausted' | 'overflow'): void {
+    this.#metrics.inc('weft_proxy_retries_total', `destination="${x.plan.cluster.key}",result="${result}"`);
+  }
+
+  /** Injected faults are counted and logged with Envoy's response flags (DI, FI). */
+  #fault(x: Exchange, kind: 'delay' | 'abort', flag: 'DI' | 'FI'): void {
+    this.#metrics.inc('weft_proxy_faults_injected_total', `${x.srcSvc},kind="${kind}"`);
+    this.#logger.info('fault injected', {
+      flag,
+      kind,
+      fault: x.policy.faultName,
+      source: x.ctx.source.spiffeId,
+      destination: x.plan.cluster.key,
+      request: `${x.method} ${x.path}`,
     });
   }
 
@@ -517,7 +1151,7 @@ export class Outbound {
   ): void {
     const plan = this.#plan(tables, `${ref.namespace}/${ref.name}`);
     const targetPort = plan ? this.#targetPort(plan.service, ref.port ?? ctx.listener.port) : undefined;
-    const ep = plan?.balancer.pick({});
+    const ep = plan ? this.#pick(plan, undefined, undefined) : undefined;
     if (!plan || !ep || targetPort === undefined) {
       this.#metrics.inc('weft_proxy_errors_total', 'kind="mirror_no_endpoint"');
       return;
@@ -599,7 +1233,8 @@ export class Outbound {
       this.#metrics.observe('weft_proxy_request_duration_ms', srcSvc, performance.now() - started);
     };
     const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
-      if (isGrpc) grpcReply(res, status, String(body['error'] ?? ''));
+      if (res.headersSent || res.stream.closed) return;
+      if (isGrpc) grpcReply(res, status, String(body['error'] ?? ''), headers);
       else localReply(res, status, body, headers);
       finish(status);
     };
@@ -616,57 +1251,109 @@ export class Outbound {
       finish(res.statusCode);
       return;
     }
-    let session: http2.ClientHttp2Session;
-    try {
-      session = this.#h2Session(tables, ctx.source, target.ep, target.targetPort);
-    } catch (err) {
-      reply(503, { error: 'tunnel unavailable', service: target.svcKey, cause: errorMessage(err) });
-      return;
-    }
+    const ruleName = target.match?.rule.name;
+    if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
     this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
-    const upstream = session.request({
-      ...headers,
-      ':method': req.method,
-      ':path': filtered.path,
-      ':authority': (req.headers[':authority'] as string | undefined) ?? target.ep.address,
-      ':scheme': 'http',
-    });
-    const timeoutMs = routeTimeoutMs(target.match);
-    if (timeoutMs !== undefined) {
-      const timer = this.#clock.setTimeout(() => {
-        if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
-        if (!res.headersSent)
-          reply(504, { error: 'upstream request timeout', service: target.svcKey, timeoutMs });
-        else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-      }, timeoutMs);
-      upstream.on('close', () => timer.cancel());
-    }
-    upstream.on('response', (h, flags) => {
-      const status = Number(h[':status'] ?? 502);
-      const out = forwardableHeaders(h);
-      filtered.responseHeaders(out);
-      if (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) {
-        // Trailers-only response (how gRPC sends an error): END_STREAM must stay on the HEADERS
-        // frame, or the client waits for trailers that never come (gRPC over HTTP/2, "Responses").
-        res.stream.respond({ ...out, ':status': status }, { endStream: true });
-        finish(status);
-        return;
-      }
-      res.writeHead(status, out);
-      upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
-      upstream.pipe(res);
-      upstream.on('end', () => finish(status));
-    });
-    upstream.on('error', (err) => {
-      if (res.stream.closed || res.writableEnded) return;
-      if (!res.headersSent)
-        reply(503, { error: 'upstream unavailable', service: target.svcKey, cause: errorMessage(err) });
-      else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-    });
-    req.pipe(upstream);
-    res.on('close', () => {
-      if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
-    });
+    const policy = this.#rulePolicy(tables, target.match, isGrpc);
+    const method = req.method;
+    const authority = req.headers[':authority'] as string | undefined;
+    const ex: Exchange = {
+      tables,
+      ctx,
+      plan: target.plan,
+      targetPort: target.targetPort,
+      hashKey: target.hashKey,
+      policy,
+      method,
+      path: filtered.path,
+      debug: req.headers[DEBUG_HEADER] === '1',
+      body: new ReplayBody(req, policy.retry.maxBufferedBodyBytes, false),
+      res,
+      srcSvc,
+      reply,
+      send: (ep, signal) =>
+        new Promise<TryResult>((resolve) => {
+          let upstream: http2.ClientHttp2Stream;
+          try {
+            const session = this.#h2Session(tables, ctx.source, ep, target.targetPort);
+            upstream = session.request({
+              ...headers,
+              ':method': method,
+              ':path': filtered.path,
+              ':authority': authority ?? ep.address,
+              ':scheme': 'http',
+            });
+          } catch (err) {
+            resolve({ status: 0, outcome: OUTCOME_CONNECT_FAILURE, grpc: GRPC_NONE, error: err });
+            return;
+          }
+          const cancel = () => {
+            if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
+          };
+          signal.addEventListener('abort', cancel, { once: true });
+          upstream.on('error', (err) => {
+            resolve({ status: 0, outcome: errorOutcome(err), grpc: GRPC_NONE, error: err });
+            if (res.headersSent && !res.stream.closed)
+              res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+          });
+          upstream.on('close', () => {
+            // Closed without response headers (RST_STREAM): a reset.
+            resolve({ status: 0, outcome: OUTCOME_RESET, grpc: GRPC_NONE, error: new Error('stream reset') });
+          });
+          upstream.once('response', (h, flags) => {
+            signal.removeEventListener('abort', cancel);
+            const status = Number(h[':status'] ?? 502);
+            const endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
+            const gs = endStream && h['grpc-status'] !== undefined ? Number(h['grpc-status']) : GRPC_NONE;
+            resolve({
+              status,
+              outcome:
+                status === 503 && h[UPSTREAM_ERROR_HEADER] === 'connect' ? OUTCOME_CONNECT_FAILURE : status,
+              grpc: Number.isInteger(gs) ? gs : GRPC_NONE,
+              error: undefined,
+              discard: cancel,
+              commit: (extra) => {
+                const out = forwardableHeaders(h);
+                filtered.responseHeaders(out);
+                if (extra !== undefined) Object.assign(out, extra);
+                if (endStream) {
+                  // Trailers-only response (how gRPC sends an error): END_STREAM must stay on the
+                  // HEADERS frame, or the client waits for trailers that never come (gRPC over
+                  // HTTP/2, "Responses").
+                  res.stream.respond({ ...out, ':status': status }, { endStream: true });
+                  finish(status);
+                  return;
+                }
+                res.writeHead(status, out);
+                upstream.on('trailers', (t) => res.addTrailers(forwardableHeaders(t)));
+                upstream.pipe(res);
+                upstream.on('end', () => finish(status));
+              },
+            });
+          });
+          ex.body.attach(upstream);
+          res.once('close', cancel);
+        }),
+      abort: (fault, extra) => {
+        if (isGrpc && fault.abortGrpc >= 0) {
+          if (res.stream.closed) return;
+          res.stream.respond(
+            {
+              ':status': 200,
+              'content-type': 'application/grpc',
+              'grpc-status': String(fault.abortGrpc),
+              'grpc-message': encodeURIComponent(`fault injected by ${policy.faultName}`),
+              ...extra,
+            },
+            { endStream: true },
+          );
+          finish(200);
+          return;
+        }
+        reply(fault.abortHttp || 500, { error: 'fault injected', fault: policy.faultName }, extra);
+      },
+    };
+    void this.#run(ex);
   }
 
   #h2Session(
@@ -713,9 +1400,19 @@ export class Outbound {
       reply(400, { error: 'the matching rule redirects; an upgrade request cannot follow a redirect' });
       return;
     }
+    const ep = this.#endpointFor(
+      tables,
+      ctx,
+      target.plan,
+      target.targetPort,
+      target.hashKey,
+      undefined,
+      reply,
+    );
+    if (!ep) return;
     let stream: Duplex;
     try {
-      stream = this.#tunnelStream(tables, ctx.source, target.ep, target.targetPort);
+      stream = this.#tunnelStream(tables, ctx.source, ep, target.targetPort);
     } catch (err) {
       reply(503, { error: 'tunnel unavailable', cause: errorMessage(err) });
       return;
@@ -726,20 +1423,41 @@ export class Outbound {
   }
 }
 
-/**
- * The effective timeout of a matched rule in ms: the smaller of `timeouts.request` and
- * `timeouts.backendRequest` (Gateway API HTTPRouteTimeouts, GEP-1742; one attempt, so the
- * backend timeout bounds the whole request too). A zero duration disables a timeout.
- */
-function routeTimeoutMs(match: RouteMatchResult | undefined): number | undefined {
-  const t = match?.rule.timeouts;
-  if (!t) return undefined;
-  let out: number | undefined;
-  for (const d of [t.request, t.backendRequest]) {
-    const ms = d === undefined ? undefined : gatewayDurationMs(d);
-    if (ms !== undefined && ms > 0) out = out === undefined ? ms : Math.min(out, ms);
-  }
-  return out;
+/** The DestinationRule trafficPolicy of a service, if any. */
+function trafficPolicyOf(
+  config: RuntimeConfig,
+  key: string,
+):
+  | {
+      connectionPool?: ConnectionPoolSettings;
+      outlierDetection?: OutlierDetection;
+      loadBalancer?: LoadBalancerSettings & { localityLbSetting?: LocalityLbSetting };
+    }
+  | undefined {
+  return config.trafficPolicies.get(key)?.trafficPolicy as ReturnType<typeof trafficPolicyOf>;
+}
+
+/** `region/zone/subzone` from Kubernetes/Istio topology labels ('' when no region). */
+function localityOfLabels(labels: Record<string, string>): string {
+  const region = labels['topology.kubernetes.io/region'] ?? '';
+  if (region === '') return '';
+  return [region, labels['topology.kubernetes.io/zone'] ?? '', labels['topology.istio.io/subzone'] ?? '']
+    .join('/')
+    .replace(/\/+$/, '');
+}
+
+/** Some local instance whose identity health probes can present. */
+function firstLocal(config: RuntimeConfig): InstanceEntry | undefined {
+  for (const i of config.localByAddress.values()) return i;
+  return undefined;
+}
+
+/** A local error before response headers → an outcome: no connection (nothing sent) or a reset. */
+function errorOutcome(err: unknown): number {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'EHOSTUNREACH'
+    ? OUTCOME_CONNECT_FAILURE
+    : OUTCOME_RESET;
 }
 
 function rawRequestHead(req: http.IncomingMessage): string {
@@ -759,7 +1477,12 @@ function cookieValue(header: string | undefined, name: string): string | undefin
 }
 
 /** gRPC errors travel as trailers-only responses with HTTP 200 (gRPC over HTTP/2 spec). */
-function grpcReply(res: http2.Http2ServerResponse, httpStatus: number, message: string): void {
+function grpcReply(
+  res: http2.Http2ServerResponse,
+  httpStatus: number,
+  message: string,
+  extra: Record<string, string> = {},
+): void {
   // HTTP → gRPC status mapping from the gRPC spec (doc/http-grpc-status-mapping.md).
   const code =
     httpStatus === 403 ? 7 : httpStatus === 404 ? 12 : httpStatus === 503 ? 14 : httpStatus === 429 ? 14 : 2;
@@ -769,6 +1492,7 @@ function grpcReply(res: http2.Http2ServerResponse, httpStatus: number, message: 
       'content-type': 'application/grpc',
       'grpc-status': String(code),
       'grpc-message': encodeURIComponent(message),
+      ...extra,
     },
     { endStream: true },
   );

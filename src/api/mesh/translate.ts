@@ -19,11 +19,13 @@ import type {
   AppProtocol,
   BackendRef,
   EndpointEntry,
+  FaultInjectionEntry,
   InstanceEntry,
   ListenerEntry,
   MeshSettings,
   NodeEntry,
   PolicyObject,
+  RateLimitPolicyEntry,
   RouteEntry,
   RouteFilter,
   RouteMatch,
@@ -47,7 +49,12 @@ export interface MeshModel {
   /** Why loopback capture is off for this mesh (too many pairs), when it is. */
   captureLimit: string | undefined;
   security: Snapshot['security'];
+  faultInjections: FaultInjectionEntry[];
+  rateLimitPolicies: RateLimitPolicyEntry[];
 }
+
+/** The Service annotation that opts a service into active health checks (docs/resilience.md). */
+const HEALTH_CHECK_ANNOTATION = 'weft.dev/health-check';
 
 type Obj = Record<string, unknown>;
 
@@ -215,12 +222,14 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
         };
       });
     const domain = 'cluster.local';
+    const healthCheck = s.metadata.annotations?.[HEALTH_CHECK_ANNOTATION];
     return {
       namespace,
       name,
       hosts: [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.${domain}`],
       ports,
       endpoints,
+      ...(typeof healthCheck === 'string' ? { healthCheck } : {}),
     };
   });
 
@@ -272,6 +281,29 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
     })),
   };
 
+  // Resilience objects the proxies read: fault injections (referenced from route rules by
+  // ExtensionRef) and rate-limit policies with their target service resolved in their namespace.
+  const faultInjections: FaultInjectionEntry[] = of('FaultInjection')
+    .sort((a, b) => byName(a.metadata, b.metadata))
+    .map((f) => ({
+      namespace: f.metadata.namespace,
+      name: f.metadata.name,
+      spec: f.spec as FaultInjectionEntry['spec'],
+    }));
+  const serviceKeys = new Set(services.map((s) => `${s.namespace}/${s.name}`));
+  const rateLimitPolicies: RateLimitPolicyEntry[] = [];
+  for (const rl of of('RateLimitPolicy').sort((a, b) => byName(a.metadata, b.metadata))) {
+    const spec = rl.spec as Obj;
+    const target = str((spec['targetRef'] as Obj | undefined)?.['name']);
+    if (!serviceKeys.has(`${rl.metadata.namespace}/${target}`)) continue;
+    rateLimitPolicies.push({
+      namespace: rl.metadata.namespace,
+      name: rl.metadata.name,
+      service: { namespace: rl.metadata.namespace, name: target },
+      spec,
+    });
+  }
+
   return {
     revision,
     mesh,
@@ -283,6 +315,8 @@ export function buildMeshModel(resources: readonly Resource[], revision = 0): Me
     capture: addresses.capture,
     captureLimit: addresses.captureLimit,
     security,
+    faultInjections,
+    rateLimitPolicies,
   };
 }
 
@@ -419,6 +453,8 @@ export function snapshotFor(model: MeshModel, nodeName: string): Snapshot {
     trafficPolicies: model.trafficPolicies,
     listeners,
     security: model.security,
+    faultInjections: model.faultInjections,
+    rateLimitPolicies: model.rateLimitPolicies,
   };
   // The version hashes content only (not the revision number: an apply that changes nothing this
   // node sees must not produce a new version for it). The mesh-wide part is hashed once per model.

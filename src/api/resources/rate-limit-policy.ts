@@ -49,6 +49,11 @@ export interface RateLimitPolicySpec {
   mode: 'local' | 'global';
   /** When the global store is unreachable: `open` (default) allows, `closed` answers 429. */
   failureMode: 'open' | 'closed';
+  /**
+   * The Redis server holding the global counters (`mode: global`), e.g. `{address: 127.0.0.1:6379}`.
+   * Without it a global policy is enforced per proxy, like a local one.
+   */
+  redis?: { address: string };
   rules: RateLimitRule[];
 }
 
@@ -114,6 +119,16 @@ export const rateLimitPolicySpec: Schema<RateLimitPolicySpec> = obj<RateLimitPol
   targetRef: req(targetRef),
   mode: dflt(oneOf(['local', 'global'] as const), 'local'),
   failureMode: dflt(oneOf(['open', 'closed'] as const), 'open'),
+  redis: obj<{ address: string }>({
+    address: req(
+      str({
+        min: 3,
+        max: 261,
+        pattern: /^[A-Za-z0-9.\-]+:[0-9]{1,5}$/,
+        patternHint: 'host:port, e.g. 127.0.0.1:6379',
+      }),
+    ),
+  }),
   rules: req(
     list(rule, {
       min: 1,

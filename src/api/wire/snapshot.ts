@@ -34,6 +34,32 @@ export interface Snapshot {
   listeners: ListenerEntry[];
   /** What the authorization engine needs, for the workloads on this node. */
   security: SecurityEntry;
+  /**
+   * weft.dev/v1alpha1 FaultInjection objects that route rules refer to with an ExtensionRef filter,
+   * sorted by namespace/name (absent: none).
+   */
+  faultInjections?: FaultInjectionEntry[];
+  /** weft.dev/v1alpha1 RateLimitPolicy objects by target service, sorted by namespace/name (absent: none). */
+  rateLimitPolicies?: RateLimitPolicyEntry[];
+}
+
+/** A FaultInjection as validated (Istio HTTPFaultInjection shape; see docs/resilience.md). */
+export interface FaultInjectionEntry {
+  namespace: string;
+  name: string;
+  spec: {
+    delay?: { fixedDelay: string; percentage: number };
+    abort?: { httpStatus?: number; grpcStatus?: string; percentage: number };
+  };
+}
+
+/** A RateLimitPolicy as validated, with its target service resolved to namespace/name. */
+export interface RateLimitPolicyEntry {
+  namespace: string;
+  name: string;
+  service: { namespace: string; name: string };
+  /** The validated spec (weft.dev/v1alpha1 RateLimitPolicySpec). */
+  spec: Record<string, unknown>;
 }
 
 export interface MeshSettings {
@@ -80,6 +106,8 @@ export interface ServiceEntry {
   hosts: string[];
   ports: ServicePortEntry[];
   endpoints: EndpointEntry[];
+  /** The `weft.dev/health-check` annotation (JSON), verbatim: active health checking is opted in. */
+  healthCheck?: string;
 }
 
 export interface ServicePortEntry {

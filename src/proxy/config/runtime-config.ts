@@ -37,7 +37,14 @@ export interface RuntimeConfig {
   readonly trafficPolicies: ReadonlyMap<string, TrafficPolicyEntry>;
   /** Every endpoint by `address`, to find the node and identity behind a pooled connection. */
   readonly endpointsByAddress: ReadonlyMap<string, EndpointEntry>;
+  /** FaultInjection specs by `ns/name` (route rules name them with ExtensionRef filters). */
+  readonly faultInjections: ReadonlyMap<string, FaultInjectionEntry['spec']>;
+  /** RateLimitPolicies by target service `ns/name`. */
+  readonly rateLimitPolicies: ReadonlyMap<string, readonly RateLimitPolicyEntry[]>;
 }
+
+type FaultInjectionEntry = NonNullable<Snapshot['faultInjections']>[number];
+type RateLimitPolicyEntry = NonNullable<Snapshot['rateLimitPolicies']>[number];
 
 export function compileConfig(snapshot: Snapshot): RuntimeConfig {
   if (!snapshot || typeof snapshot.version !== 'string' || !Array.isArray(snapshot.services)) {
@@ -79,6 +86,18 @@ export function compileConfig(snapshot: Snapshot): RuntimeConfig {
     }
     listeners.set(`${l.address}:${l.port}`, l);
   }
+  const rateLimitPolicies = new Map<string, RateLimitPolicyEntry[]>();
+  for (const p of snapshot.rateLimitPolicies ?? []) {
+    const key = `${p.service.namespace}/${p.service.name}`;
+    if (!services.has(key))
+      throw new WeftError(
+        'WEFT_CONFIG_INVALID',
+        `RateLimitPolicy ${p.namespace}/${p.name} targets unknown service ${key}`,
+      );
+    const list = rateLimitPolicies.get(key) ?? [];
+    list.push(p);
+    rateLimitPolicies.set(key, list);
+  }
   return {
     snapshot,
     listeners,
@@ -91,5 +110,9 @@ export function compileConfig(snapshot: Snapshot): RuntimeConfig {
       snapshot.trafficPolicies.map((t) => [`${t.service.namespace}/${t.service.name}`, t]),
     ),
     endpointsByAddress,
+    faultInjections: new Map(
+      (snapshot.faultInjections ?? []).map((f) => [`${f.namespace}/${f.name}`, f.spec]),
+    ),
+    rateLimitPolicies,
   };
 }

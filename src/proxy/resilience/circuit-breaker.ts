@@ -85,6 +85,11 @@ export class CircuitBreaker {
     return this.#t;
   }
 
+  /** Requests active now (no allocation, unlike inUse()). */
+  get activeRequests(): number {
+    return this.#requests;
+  }
+
   update(thresholds: BreakerThresholds): void {
     this.#t = thresholds;
   }

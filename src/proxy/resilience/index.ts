@@ -78,3 +78,4 @@ export {
   OVERPROVISIONING_FACTOR,
 } from './locality.ts';
 export type { Locality, LocalityEndpoint, PriorityLevel, LocalityPlan } from './locality.ts';
+export { ReplayBody } from './replay-body.ts';
