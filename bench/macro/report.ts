@@ -133,7 +133,7 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
     out.push('');
   }
   if (meta.skipped.length) {
-    out.push('## Skipped', '');
+    out.push('## Skipped cases and failed runs', '');
     for (const s of meta.skipped) out.push(`- \`${s.case}\`: ${s.reason}`);
     out.push('');
   }

@@ -283,19 +283,18 @@ async function main(): Promise<number> {
       }
     }
     log(`pinning: ${pins.description}; cases: ${cases.map((c) => c.name).join(', ') || '(none)'}`);
-    const failed = new Set<string>();
 
     const runCase = async (round: number, c: BenchCase): Promise<void> => {
-      if (failed.has(c.name) || stopping) return;
+      if (stopping) return;
       log(`round ${round}/${values.soak ? 1 : plan.rounds} case ${c.name}`);
       let h: CaseHandle;
       try {
         h = await c.start(ctx);
       } catch (err) {
-        const reason = `failed to start: ${(err as Error).message}`;
+        // Recorded, and tried again next round: a start can fail for a transient reason.
+        const reason = `failed to start in round ${round}: ${(err as Error).message}`;
         log(`${c.name} ${reason}`);
         skipped.push({ case: c.name, reason });
-        failed.add(c.name);
         await c.stop();
         return;
       }
@@ -395,10 +394,11 @@ async function main(): Promise<number> {
     hasCommand('haproxy')
       ? sh('haproxy', ['-v'])
           .split('\n')[0]!
-          .replace(/ - https.*$/, '')
+          .replace(/ \d{4}\/\d\d\/\d\d - https.*$/, '')
       : '',
-    hasCommand('nginx') ? sh('nginx', ['-v']) : '',
-    hasCommand('caddy') ? `caddy ${sh('caddy', ['version'])}` : '',
+    hasCommand('nginx') ? sh('nginx', ['-v']).replace(/^nginx version: /, '') : '',
+    hasCommand('caddy') ? `caddy ${sh('caddy', ['version']).split(' ')[0]}` : '',
+    `gcc ${sh('gcc', ['-dumpfullversion'])}`,
   ].filter(Boolean);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Linux ${release()}, Node ${process.version}${peerVersions.length ? `; ${peerVersions.join(', ')}` : ''}`;
   const summaries = summarize(records, 'direct');
