@@ -30,3 +30,14 @@ export function classOf(set: RequestClasses, req: WitnessRequest | undefined): R
     return true;
   });
 }
+
+/**
+ * Requests the engine rejects before any policy is read (a method that is not an upper-case token,
+ * a path that cannot be normalised): they form one more class, always denied. Returns why, or ''.
+ */
+export function rejectedBeforeAuthorization(req: WitnessRequest): string {
+  if (!/^[A-Z][A-Z0-9_-]*$/.test(req.method))
+    return `method ${JSON.stringify(req.method)} is not an upper-case token`;
+  const n = normalizePath(req.path);
+  return n.ok ? '' : n.reason;
+}
