@@ -923,6 +923,43 @@ const CASES: [string, string, string, string][] = [
     '7:39: spec.rules[0].limit.requests: ',
     '0 is out of range',
   ],
+  // --- Invariant
+  [
+    'invariant without a property',
+    doc(V.weft, 'Invariant', 'description: nothing'),
+    '6:3: spec: ',
+    'one of deny, onlyFrom or requireMtls is required',
+  ],
+  [
+    'invariant with two properties',
+    doc(V.weft, 'Invariant', 'requireMtls: STRICT\nonlyFrom: {namespaces: [a]}'),
+    '6:3: spec: ',
+    'only one of deny, onlyFrom or requireMtls may be set',
+  ],
+  [
+    'invariant deny with top-level to',
+    doc(V.weft, 'Invariant', 'deny: {from: {namespaces: [a]}}\nto: {namespaces: [b]}'),
+    '7:3: spec.to: ',
+    'with deny, put to and operation inside deny',
+  ],
+  [
+    'invariant requireMtls mode',
+    doc(V.weft, 'Invariant', 'requireMtls: PERMISSIVE'),
+    '6:16: spec.requireMtls: ',
+    'PERMISSIVE',
+  ],
+  [
+    'invariant port out of range',
+    doc(V.weft, 'Invariant', 'deny: {to: {ports: [70000]}}'),
+    '6:23: spec.deny.to.ports[0]: ',
+    '65535',
+  ],
+  [
+    'invariant unknown selector field',
+    doc(V.weft, 'Invariant', 'onlyFrom: {namespace: [a]}'),
+    '6:14: spec.onlyFrom.namespace: ',
+    'unknown field "namespace"',
+  ],
   // --- syntax
   ['yaml syntax', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [a\n', '5:1: ', 'YAML syntax'],
   [
@@ -964,6 +1001,7 @@ void test('every kind has at least one bad input', () => {
     'NetworkPolicy',
     'FaultInjection',
     'RateLimitPolicy',
+    'Invariant',
   ])
     assert.ok(kinds.has(k), k);
 });

@@ -19,6 +19,7 @@ import { peerAuthenticationKind } from '../resources/peer-authentication.ts';
 import { networkPolicyKind } from '../resources/network-policy.ts';
 import { faultInjectionKind } from '../resources/fault-injection.ts';
 import { rateLimitPolicyKind } from '../resources/rate-limit-policy.ts';
+import { invariantKind } from '../resources/invariant.ts';
 import { dnsLabel, labelKey } from './formats.ts';
 import {
   Ctx,
@@ -60,6 +61,7 @@ const DEFS: readonly KindDef<unknown>[] = [
   networkPolicyKind,
   faultInjectionKind,
   rateLimitPolicyKind,
+  invariantKind,
 ] as KindDef<unknown>[];
 
 const BY_KIND = new Map(DEFS.map((d) => [d.kind, d]));
