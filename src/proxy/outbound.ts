@@ -884,10 +884,11 @@ export class Outbound {
           });
           const onAbort = () => upstream.destroy();
           signal.addEventListener('abort', onAbort, { once: true });
+          let committed = false;
           upstream.on('error', (err) => {
             resolve({ status: 0, outcome: errorOutcome(err), grpc: GRPC_NONE, error: err });
-            // After the response was forwarded, an upstream error cuts the caller's response short.
-            if (res.headersSent && !res.writableFinished) res.destroy();
+            // After this try's response was forwarded, an upstream error cuts it short.
+            if (committed && !res.writableFinished) res.destroy();
           });
           upstream.once('response', (ures) => {
             signal.removeEventListener('abort', onAbort);
@@ -905,6 +906,7 @@ export class Outbound {
                 upstream.destroy();
               },
               commit: (extra) => {
+                committed = true;
                 const out = forwardableHeaders(ures.headers);
                 filtered.responseHeaders(out);
                 if (extra !== undefined) Object.assign(out, extra);
@@ -1291,10 +1293,10 @@ export class Outbound {
             if (!upstream.closed) upstream.close(http2.constants.NGHTTP2_CANCEL);
           };
           signal.addEventListener('abort', cancel, { once: true });
+          let committed = false;
           upstream.on('error', (err) => {
             resolve({ status: 0, outcome: errorOutcome(err), grpc: GRPC_NONE, error: err });
-            if (res.headersSent && !res.stream.closed)
-              res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+            if (committed && !res.stream.closed) res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
           });
           upstream.on('close', () => {
             // Closed without response headers (RST_STREAM): a reset.
@@ -1313,6 +1315,7 @@ export class Outbound {
               error: undefined,
               discard: cancel,
               commit: (extra) => {
+                committed = true;
                 const out = forwardableHeaders(h);
                 filtered.responseHeaders(out);
                 if (extra !== undefined) Object.assign(out, extra);
