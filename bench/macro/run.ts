@@ -410,7 +410,7 @@ async function main(): Promise<number> {
   const dmax = direct?.tests.max;
   if (dmax?.achievedRps && dmax.genCpuS) {
     const rps = dmax.achievedRps.median;
-    const gen = dmax.genCpuS.median / plan.maxDurationS;
+    const gen = dmax.genCpuS.median / (plan.maxDurationS + plan.warmupS); // olgen times warm-up + recorded part
     const upShare = ((dmax.upstreamCpuPer10k?.median ?? 0) * rps) / 10_000;
     const limit =
       gen > 0.9
