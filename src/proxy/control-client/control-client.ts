@@ -7,18 +7,28 @@
  * through `onSnapshot` and ACK it — or NACK it with the error when `onSnapshot` throws, keeping the
  * last good one. When the control plane goes away it retries with exponential backoff and full
  * jitter, and resyncs on return. The server is checked by its SPIFFE ID
- * (`spiffe://<td>/control`), not by host name.
+ * (`spiffe://<td>/control`), not by host name. The gRPC calls go through grpc-lite.ts and
+ * push-codec.ts (plain gRPC on the wire, no runtime proto loading in the proxy).
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type http2 from 'node:http2';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { PeerCertificate } from 'node:tls';
-import { PUSH_PROTO_LOADER_OPTIONS, PUSH_PROTO_PATH } from '../../api/index.ts';
-import type { Snapshot, SignResponse } from '../../api/index.ts';
+import type { Snapshot } from '../../api/wire/snapshot.ts';
 import { Backoff, Watch, WeftError, errorMessage } from '../../lib/index.ts';
 import type { Clock, Logger, Timer } from '../../lib/index.ts';
 import { generateKeyAndCsr, spiffeIdOf } from '../identity/index.ts';
+import { BidiCall, GrpcStatusError, openChannel, unaryCall } from './grpc-lite.ts';
+import {
+  decodeControlMessage,
+  decodeSignResponse,
+  encodeProxyMessage,
+  encodeSignRequest,
+} from './push-codec.ts';
+import type { ControlMessageIn, ProxyMessageOut } from './push-codec.ts';
+
+const STREAM_PATH = '/weft.push.v1.MeshConfigService/Stream';
+const SIGN_PATH = '/weft.push.v1.MeshConfigService/SignWorkload';
+const KEEPALIVE_MS = 30_000;
 
 export interface ControlPlaneOptions {
   /** Base URL of the control plane's HTTP API, e.g. `http://127.0.0.1:7070`. */
@@ -78,25 +88,6 @@ interface AttestResult {
   pushAddress: string;
 }
 
-type GrpcClient = grpc.Client & {
-  Stream(): grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>;
-  SignWorkload(
-    req: { csrPem: string; spiffeId: string },
-    cb: (err: grpc.ServiceError | null, res?: SignResponse) => void,
-  ): grpc.ClientUnaryCall;
-};
-
-let clientCtor: grpc.ServiceClientConstructor | undefined;
-function meshConfigClient(): grpc.ServiceClientConstructor {
-  if (clientCtor) return clientCtor;
-  const def = protoLoader.loadSync(PUSH_PROTO_PATH, { ...PUSH_PROTO_LOADER_OPTIONS });
-  const pkg = grpc.loadPackageDefinition(def) as unknown as {
-    weft: { push: { v1: { MeshConfigService: grpc.ServiceClientConstructor } } };
-  };
-  clientCtor = pkg.weft.push.v1.MeshConfigService;
-  return clientCtor;
-}
-
 /** Start a session; it connects (and reconnects) in the background until `close()`. */
 export function connectControlPlane(options: ControlPlaneOptions): ControlSession {
   const log = options.logger.child({ component: 'control-client', node: options.nodeName });
@@ -118,8 +109,8 @@ export function connectControlPlane(options: ControlPlaneOptions): ControlSessio
   const update = (patch: Partial<ControlSessionState>) => states.set({ ...states.get(), ...patch });
 
   let closed = false;
-  let client: GrpcClient | undefined;
-  let stream: grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>> | undefined;
+  let channel: http2.ClientHttp2Session | undefined;
+  let stream: BidiCall | undefined;
   let retryTimer: Timer | undefined;
   let wakeRetry: (() => void) | undefined;
 
@@ -165,53 +156,46 @@ export function connectControlPlane(options: ControlPlaneOptions): ControlSessio
     trustBundles.set(a.trustBundlePem);
     const trustDomain = trustDomainOf(a.trustBundlePem);
     const controlId = `spiffe://${trustDomain}/control`;
-    const creds = grpc.credentials.createSsl(
-      Buffer.from(a.trustBundlePem),
-      Buffer.from(a.keyPem),
-      Buffer.from(a.certificatePem),
-      {
-        // Identify the server by SPIFFE ID instead of host name (the chain is already verified).
-        checkServerIdentity: (_host: string, cert: PeerCertificate) =>
-          spiffeIdOf(cert.raw) === controlId
-            ? undefined
-            : new Error(
-                `push server is ${spiffeIdOf(cert.raw) ?? 'not a SPIFFE identity'}, expected ${controlId}`,
-              ),
-      },
-    );
-    const Ctor = meshConfigClient();
-    const c = new Ctor(a.pushAddress, creds, {
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      // We reconnect ourselves (re-attesting first); one channel per attempt.
-      'grpc.max_reconnect_backoff_ms': 1000,
-      // SNI must be a host name (RFC 6066 3), and the push address is usually an IP; the server is
-      // identified by its SPIFFE ID in checkServerIdentity, so the name only fills SNI.
-      'grpc.ssl_target_name_override': 'localhost',
-    }) as unknown as GrpcClient;
-    client = c;
+    const ch = openChannel({
+      address: a.pushAddress,
+      ca: a.trustBundlePem,
+      key: a.keyPem,
+      cert: a.certificatePem,
+      // Identify the server by SPIFFE ID instead of host name (the chain is already verified).
+      checkServer: (cert) =>
+        spiffeIdOf(cert.raw) === controlId
+          ? undefined
+          : new Error(
+              `push server is ${spiffeIdOf(cert.raw) ?? 'not a SPIFFE identity'}, expected ${controlId}`,
+            ),
+    });
+    channel = ch;
+    // Keepalive: a dead peer is noticed within one interval even when no config changes.
+    let keepalive: Timer | undefined;
+    const ping = () => {
+      keepalive = clock.setTimeout(() => {
+        if (ch.closed || ch.destroyed) return;
+        ch.ping((err) => {
+          if (err) ch.destroy(err);
+          else ping();
+        });
+      }, KEEPALIVE_MS);
+    };
+    ping();
     try {
       await new Promise<void>((resolve, reject) => {
-        const s = c.Stream();
-        stream = s;
-        let settled = false;
-        const done = (err?: Error) => {
-          if (settled) return;
-          settled = true;
-          if (err) reject(err);
-          else resolve();
-        };
-        s.on('data', (msg: Record<string, unknown>) => {
-          try {
-            onMessage(s, msg);
-          } catch (err) {
-            log.error('push message handling failed', { err: errorMessage(err) });
-          }
+        const call: BidiCall = new BidiCall(ch, STREAM_PATH, {
+          onMessage: (bytes) => {
+            try {
+              onMessage(call, decodeControlMessage(bytes));
+            } catch (err) {
+              log.error('push message handling failed', { err: errorMessage(err) });
+            }
+          },
+          onEnd: (err) => (err ? reject(err) : resolve()),
         });
-        s.on('error', (err: Error) => done(err));
-        s.on('end', () => done());
-        s.on('close', () => done());
-        s.write({
+        stream = call;
+        send(call, {
           hello: {
             node: options.nodeName,
             lastVersion: states.get().version ?? '',
@@ -220,32 +204,30 @@ export function connectControlPlane(options: ControlPlaneOptions): ControlSessio
         });
       });
     } finally {
+      keepalive?.cancel();
       stream = undefined;
-      if (client === c) client = undefined;
-      c.close();
+      if (channel === ch) channel = undefined;
+      ch.close();
       update({ connected: false });
     }
   };
 
-  const onMessage = (
-    s: grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>,
-    msg: Record<string, unknown>,
-  ) => {
+  const send = (call: BidiCall, m: ProxyMessageOut) => call.write(encodeProxyMessage(m));
+
+  const onMessage = (call: BidiCall, msg: ControlMessageIn) => {
     if (!states.get().connected) {
       backoff.reset();
       update({ connected: true, lastError: undefined });
       log.info('connected to control plane');
     }
-    if (msg['kind'] === 'trustBundle') {
-      const pem = (msg['trustBundle'] as { pem?: string } | undefined)?.pem ?? '';
-      if (pem !== '' && pem !== trustBundles.get()) trustBundles.set(pem);
+    if (msg.kind === 'trustBundle') {
+      if (msg.pem !== '' && msg.pem !== trustBundles.get()) trustBundles.set(msg.pem);
       return;
     }
-    if (msg['kind'] !== 'snapshot') return;
-    const u = (msg['snapshot'] ?? {}) as { version?: string; revision?: number; json?: string };
-    const version = u.version ?? '';
+    if (msg.kind !== 'snapshot') return;
+    const version = msg.version;
     try {
-      const snap = JSON.parse(u.json ?? '') as Snapshot;
+      const snap = JSON.parse(msg.json) as Snapshot;
       if (snap === null || typeof snap !== 'object') throw new Error('snapshot is not a JSON object');
       if (snap.version !== version)
         throw new Error(`snapshot version ${snap.version} does not match ${version}`);
@@ -253,11 +235,11 @@ export function connectControlPlane(options: ControlPlaneOptions): ControlSessio
         throw new Error(`snapshot is for node ${snap.node}, not ${options.nodeName}`);
       options.onSnapshot(snap);
       update({ version, revision: snap.revision });
-      s.write({ ack: { version } });
+      send(call, { ack: { version } });
       log.info('snapshot applied', { version, revision: snap.revision });
     } catch (err) {
       const error = errorMessage(err);
-      s.write({ nack: { version, error } });
+      send(call, { nack: { version, error } });
       log.warn('snapshot rejected', { version, error });
     }
   };
@@ -289,29 +271,26 @@ export function connectControlPlane(options: ControlPlaneOptions): ControlSessio
     states,
     trustBundle: () => trustBundles.get(),
     trustBundles,
-    signWorkload(spiffeId, csrPem) {
-      const c = client;
-      if (!c || !states.get().connected) {
-        return Promise.reject(
-          new WeftError(
-            'WEFT_CONTROL_UNAVAILABLE',
-            'not connected to the control plane; the request will be retried',
-          ),
+    async signWorkload(spiffeId, csrPem) {
+      const ch = channel;
+      if (!ch || !states.get().connected) {
+        throw new WeftError(
+          'WEFT_CONTROL_UNAVAILABLE',
+          'not connected to the control plane; the request will be retried',
         );
       }
-      return new Promise<WorkloadCertificate>((resolve, reject) => {
-        let timer: Timer | undefined = undefined;
-        const call = c.SignWorkload({ csrPem, spiffeId }, (err, res) => {
-          timer?.cancel();
-          if (err || !res) {
-            reject(signError(err));
-            return;
-          }
-          const notAfter = Date.parse(res.expiresAt);
-          resolve({ certificatePem: res.certificatePem, chainPem: res.chainPem, notAfter });
-        });
-        timer = clock.setTimeout(() => call.cancel(), callTimeoutMs);
-      });
+      let bytes: Buffer;
+      try {
+        bytes = await unaryCall(ch, SIGN_PATH, encodeSignRequest({ csrPem, spiffeId }), callTimeoutMs, clock);
+      } catch (err) {
+        throw signError(err);
+      }
+      const res = decodeSignResponse(bytes);
+      return {
+        certificatePem: res.certificatePem,
+        chainPem: res.chainPem,
+        notAfter: Date.parse(res.expiresAt),
+      };
     },
     async close() {
       if (closed) return running;
@@ -319,15 +298,15 @@ export function connectControlPlane(options: ControlPlaneOptions): ControlSessio
       retryTimer?.cancel();
       wakeRetry?.();
       stream?.cancel();
-      client?.close();
+      channel?.close();
       await running;
     },
   };
 }
 
 /** Turn a SignWorkload failure into a WeftError, keeping the server's code when it sent one. */
-function signError(err: grpc.ServiceError | null): WeftError {
-  const details = err?.details ?? 'no answer';
+function signError(err: unknown): WeftError {
+  const details = err instanceof GrpcStatusError ? err.details : errorMessage(err);
   const m = /^(WEFT_[A-Z0-9_]+): ?([\s\S]*)$/.exec(details);
   if (m && m[1] !== undefined) return new WeftError(m[1], m[2] ?? details, { cause: err });
   return new WeftError('WEFT_CONTROL_UNAVAILABLE', `SignWorkload failed: ${details}`, { cause: err });
