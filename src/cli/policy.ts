@@ -2,11 +2,16 @@
  * `weft policy <subcommand>`: the policy tools. Each subcommand lives in its own file; this one
  * only dispatches.
  *   explain   the decision for one request and the chain that produced it
+ *   matrix, verify, diff, lint   the analyser (policy-matrix.ts, policy-verify.ts, policy-diff.ts, policy-lint.ts)
  */
 import type { CliIo, Verb } from './io.ts';
 import { CLIENT_FLAGS_USAGE, parseVerbArgs, runClientVerb, UsageError } from './client-config.ts';
 import { explain, formatExplanation } from './policy-explain.ts';
 import { loadPolicyInput } from './policy-input.ts';
+import { MATRIX_USAGE, runMatrix } from './policy-matrix.ts';
+import { VERIFY_USAGE, runVerify } from './policy-verify.ts';
+import { DIFF_USAGE, runDiff } from './policy-diff.ts';
+import { LINT_USAGE, runLint } from './policy-lint.ts';
 
 const EXPLAIN_USAGE =
   'usage: weft policy explain --from <workload|ns/workload|spiffe-id> --to <service>[:port]\n' +
@@ -18,6 +23,10 @@ const EXPLAIN_USAGE =
 
 const SUBCOMMANDS: Record<string, { usage: string; run: (io: CliIo, argv: string[]) => Promise<number> }> = {
   explain: { usage: EXPLAIN_USAGE, run: runExplain },
+  matrix: { usage: MATRIX_USAGE, run: runMatrix },
+  verify: { usage: VERIFY_USAGE, run: runVerify },
+  diff: { usage: DIFF_USAGE, run: runDiff },
+  lint: { usage: LINT_USAGE, run: runLint },
 };
 
 export const policy: Verb = async (io) => {

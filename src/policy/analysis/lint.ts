@@ -93,7 +93,7 @@ export function lintPolicies(a: Analyser, opts: LintOptions = {}): LintFinding[]
     }
   }
   const decided = new Set<string>();
-  const denyHits = new Set<string>();
+  const denyHits = new Map<string, Set<string>>();
   for (const dst of a.destinations) {
     for (const port of dst.ports) {
       const set = a.classes(dst, port);
@@ -104,13 +104,16 @@ export function lintPolicies(a: Analyser, opts: LintOptions = {}): LintFinding[]
             if (!p.startsWith('AuthorizationPolicy ')) continue;
             const ref = p.slice('AuthorizationPolicy '.length);
             if (v.allowed) decided.add(ref);
-            else denyHits.add(ref.replace(/ rules\[\d+\]$/, ''));
+            else {
+              const set = denyHits.get(dst.workload) ?? new Set<string>();
+              set.add(ref.replace(/ rules\[\d+\]$/, ''));
+              denyHits.set(dst.workload, set);
+            }
           }
         }
       }
     }
   }
-  const denyPolicies = [...denyHits].sort();
 
   for (const p of [...model.security.authorizationPolicies].sort((x, y) =>
     `${x.metadata.namespace}/${x.metadata.name}` < `${y.metadata.namespace}/${y.metadata.name}` ? -1 : 1,
@@ -164,6 +167,7 @@ export function lintPolicies(a: Analyser, opts: LintOptions = {}): LintFinding[]
           fix: 'drop the HTTP fields (methods, paths, hosts, request.* conditions) or declare the port appProtocol: http',
         });
       } else if (action === 'ALLOW' && !decided.has(`${key} rules[${i}]`)) {
+        const denyPolicies = [...new Set(targets.flatMap((w) => [...(denyHits.get(w) ?? [])]))].sort();
         const shadow =
           denyPolicies.length > 0
             ? ` (DENY policies that decide requests here: ${denyPolicies.join(', ')})`

@@ -83,7 +83,6 @@ export function partitionStrings(domain: AttributeDomain, texts: readonly string
   const candidates: (string | undefined)[] = [];
   if (domain === 'header') candidates.push(undefined, '');
   if (domain === 'host') candidates.push('');
-  if (domain === 'path') candidates.push('*');
   candidates.push(...exact);
   if (c === undefined) {
     inexact = `every letter occurs in the ${domain} values, so no fresh separator exists`;
@@ -118,6 +117,8 @@ export function partitionStrings(domain: AttributeDomain, texts: readonly string
       }
     }
   }
+  // The asterisk-form `*` (OPTIONS *) last, so ordinary paths are preferred as witnesses.
+  if (domain === 'path') candidates.push('*');
   const parts: AttributePart[] = [];
   const seen = new Set<string>();
   for (const v of candidates) {
