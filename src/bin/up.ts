@@ -32,6 +32,7 @@ machine, prints where everything is, and stops it all on Ctrl-C.
 `;
 
 /** Entry file of weft (what child processes run). */
+// The same entry this process runs (src/bin/weft.ts, or dist/src/bin/weft.js when built).
 const ENTRY = fileURLToPath(new URL('./weft.ts', import.meta.url));
 const WATCH_DEBOUNCE_MS = 300;
 
