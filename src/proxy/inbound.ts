@@ -45,6 +45,7 @@ interface InboundContext {
 
 /** Headers the source proxy adds for this proxy only (see outbound.ts); never forwarded. */
 const ROUTE_HEADER = 'x-weft-route';
+const SERVICE_HEADER = 'x-weft-service';
 const PROBE_HEADER = 'x-weft-probe';
 const UPSTREAM_ERROR_HEADER = 'x-weft-upstream-error';
 
@@ -248,6 +249,24 @@ export class Inbound {
       if (r.headers.length > 0 || out === undefined) out = r;
     }
     return out;
+  }
+
+  /**
+   * The rate limiters of the service the caller addressed. A mesh caller names it (SERVICE_HEADER),
+   * believed only when this instance port backs that service; otherwise the port's own service.
+   */
+  #limitersFor(
+    ctx: InboundContext,
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+  ): PolicyLimiter[] | undefined {
+    if (this.#limiters.size === 0) return undefined;
+    const named = ctx.peerIdentity ? req.headers[SERVICE_HEADER] : undefined;
+    if (typeof named === 'string') {
+      const ports = this.#config?.inboundPorts.get(`${ctx.instance.address}:${ctx.port}`);
+      if (ports?.some((p) => `${p.service.namespace}/${p.service.name}` === named))
+        return this.#limiters.get(named);
+    }
+    return this.#limiters.get(`${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`);
   }
 
   /** Is this the active health probe of a service that opted in (answered without authorization)? */
@@ -534,6 +553,7 @@ export class Inbound {
       headers['x-forwarded-client-cert'] = xfccValue(ctx.instance.spiffeId, ctx.peerIdentity);
     else delete headers['x-forwarded-client-cert'];
     delete headers[ROUTE_HEADER];
+    delete headers[SERVICE_HEADER];
     delete headers[PROBE_HEADER];
     return headers;
   }
@@ -557,7 +577,7 @@ export class Inbound {
         return;
       }
     }
-    const limiters = this.#limiters.get(`${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`);
+    const limiters = this.#limitersFor(ctx, req);
     if (limiters === undefined) {
       this.#forwardH1(ctx, req, res, path, undefined);
       return;
@@ -655,7 +675,7 @@ export class Inbound {
         return;
       }
     }
-    const limiters = this.#limiters.get(`${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`);
+    const limiters = this.#limitersFor(ctx, req);
     if (limiters === undefined) {
       this.#forwardH2(ctx, req, res, path, undefined);
       return;

@@ -93,6 +93,11 @@ export const ATTEMPTS_HEADER = 'x-weft-attempts';
 export const UPSTREAM_ERROR_HEADER = 'x-weft-upstream-error';
 /** Header the destination proxy reads to apply `key: Route` rate-limit descriptors. */
 export const ROUTE_HEADER = 'x-weft-route';
+/**
+ * The destination service the caller addressed: an instance port can back several services, and
+ * the destination proxy applies that service's rate limits.
+ */
+export const SERVICE_HEADER = 'x-weft-service';
 /** Marks an active health probe; the destination proxy answers it without authorization. */
 export const PROBE_HEADER = 'x-weft-probe';
 
@@ -852,6 +857,7 @@ export class Outbound {
     }
     const ruleName = target.match?.rule.name;
     if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
+    headers[SERVICE_HEADER] = target.svcKey;
     const agent = this.#agent(ctx.source);
     this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
     const policy = this.#rulePolicy(tables, target.match, false);
@@ -1255,6 +1261,7 @@ export class Outbound {
     }
     const ruleName = target.match?.rule.name;
     if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
+    headers[SERVICE_HEADER] = target.svcKey;
     this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
     const policy = this.#rulePolicy(tables, target.match, isGrpc);
     const method = req.method;

@@ -16,6 +16,9 @@ import {
   decideFault,
   outlierConfig,
   parseHealthCheckAnnotation,
+  httpRetryPolicy,
+  routeTimeouts,
+  tryTimeoutMs,
 } from '../../../src/proxy/resilience/index.ts';
 import { RateLimiter } from '../../../src/proxy/ratelimit/index.ts';
 import type { MicroBenchmark } from '../harness.ts';
@@ -45,6 +48,14 @@ const req = {
   header: () => undefined,
 };
 let i = 0;
+// What outbound.ts #run adds per request on the success path, in its order (see the last case).
+const rule = {};
+const rulePolicies = new WeakMap<object, unknown>([
+  [rule, { retry: httpRetryPolicy(undefined), timeouts: routeTimeouts(undefined), fault: undefined }],
+]);
+const retry = httpRetryPolicy(undefined);
+const timeouts = routeTimeouts(undefined);
+let view: readonly { key: string }[] | undefined = endpoints;
 
 export const benchmarks: MicroBenchmark[] = [
   { name: 'classify 200', fn: () => classifier.classify(200) },
@@ -70,6 +81,23 @@ export const benchmarks: MicroBenchmark[] = [
       const ep = eps[i++ % eps.length]!;
       const c = classifier.classify(200);
       outlier.record(ep.key, 200);
+      breaker.release('requests');
+      return c;
+    },
+  },
+  {
+    name: 'wired success path, as outbound #run does it (no fault, no timeout)',
+    fn: () => {
+      rulePolicies.get(rule);
+      if (!breaker.tryAcquire('requests')) return 0;
+      if (breaker.activeRequests > breaker.thresholds.maxConnections) return 0;
+      budget.recordRequest();
+      const eps = health.filter(outlier.filter(endpoints));
+      if (eps !== view) view = eps;
+      const ep = eps[i++ % eps.length]!;
+      tryTimeoutMs(timeouts, 0, 0);
+      outlier.record(ep.key, 200);
+      const c = retry.classifier.classify(200, -1);
       breaker.release('requests');
       return c;
     },
