@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import protobuf from 'protobufjs';
-import { WeftError, errorMessage, systemClock } from '../lib/index.ts';
+import { GrpcFrameReader, WeftError, errorMessage, grpcFrame, systemClock } from '../lib/index.ts';
 import type { Clock } from '../lib/index.ts';
 import type { CliIo, Verb } from './io.ts';
 
@@ -372,7 +372,7 @@ export async function startEchoServer(options: EchoOptions): Promise<EchoServer>
           )
           .finish(),
       );
-    const reader = new GrpcFrameReader();
+    const reader = new GrpcFrameReader(MAX_BODY);
     let failed = false;
     const decodeFrames = (chunk: Buffer): Buffer[] => {
       try {
@@ -570,35 +570,6 @@ function readBody(req: AnyRequest): Promise<Buffer> {
     req.on('close', () => resolve(Buffer.concat(chunks)));
     req.on('error', () => resolve(Buffer.concat(chunks)));
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// gRPC message framing: 1-byte compressed flag, 4-byte big-endian length, message.
-
-export function grpcFrame(msg: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + msg.length);
-  out[0] = 0;
-  out.writeUInt32BE(msg.length, 1);
-  out.set(msg, 5);
-  return out;
-}
-
-export class GrpcFrameReader {
-  #buf: Buffer = Buffer.alloc(0);
-  /** Appends bytes and returns every complete message. Throws on compressed or oversized messages. */
-  push(chunk: Buffer): Buffer[] {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    const out: Buffer[] = [];
-    while (this.#buf.length >= 5) {
-      if (this.#buf[0] !== 0) throw new Error('compressed gRPC messages are not supported by weft echo');
-      const len = this.#buf.readUInt32BE(1);
-      if (len > MAX_BODY) throw new Error(`gRPC message of ${len} bytes exceeds ${MAX_BODY}`);
-      if (this.#buf.length < 5 + len) break;
-      out.push(this.#buf.subarray(5, 5 + len));
-      this.#buf = this.#buf.subarray(5 + len);
-    }
-    return out;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

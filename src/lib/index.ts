@@ -8,3 +8,4 @@ export { Watch } from './watch/watch.ts';
 export type { Unsubscribe } from './watch/watch.ts';
 export { Backoff } from './backoff/backoff.ts';
 export type { BackoffOptions } from './backoff/backoff.ts';
+export { grpcFrame, GrpcFrameReader } from './grpc/framing.ts';

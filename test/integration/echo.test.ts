@@ -18,9 +18,8 @@ import {
   seededRandom,
   echoOptionsFrom,
   ECHO_PROTO_URL,
-  GrpcFrameReader,
-  grpcFrame,
 } from '../../src/cli/echo.ts';
+import { GrpcFrameReader, grpcFrame } from '../../src/lib/index.ts';
 import type { EchoAnswer, EchoServer } from '../../src/cli/echo.ts';
 
 const identity = {

@@ -7,6 +7,7 @@
  */
 import http2 from 'node:http2';
 import type { PeerCertificate } from 'node:tls';
+import { grpcFrame as frame, GrpcFrameReader as FrameReader } from '../../lib/index.ts';
 import type { Clock } from '../../lib/index.ts';
 
 /** gRPC status codes used here (grpc/doc/statuscodes.md). */
@@ -52,33 +53,6 @@ export function openChannel(o: ChannelOptions): http2.ClientHttp2Session {
   });
   session.on('error', () => undefined);
   return session;
-}
-
-/** Frame one message: compressed flag 0, 4-byte big-endian length, the bytes. */
-export function frame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
-
-/** Reassembles length-prefixed messages from DATA chunks. */
-export class FrameReader {
-  #buf: Buffer = Buffer.alloc(0);
-  /** Feed a chunk; returns the complete messages it finished. Throws on a compressed message. */
-  push(chunk: Buffer): Buffer[] {
-    this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
-    const out: Buffer[] = [];
-    while (this.#buf.length >= 5) {
-      const len = this.#buf.readUInt32BE(1);
-      if (this.#buf.length < 5 + len) break;
-      if (this.#buf[0] !== 0) throw new Error('compressed gRPC messages are not supported');
-      out.push(this.#buf.subarray(5, 5 + len));
-      this.#buf = this.#buf.subarray(5 + len);
-    }
-    return out;
-  }
 }
 
 function statusOf(
