@@ -134,7 +134,7 @@ export function markdownReport(summaries: readonly CaseSummary[], meta: ReportMe
   }
   if (meta.skipped.length) {
     out.push('## Skipped cases and failed runs', '');
-    for (const s of meta.skipped) out.push(`- \`${s.case}\`: ${s.reason}`);
+    for (const s of meta.skipped) out.push(`- \`${s.case}\`: ${s.reason.replace(/\s+/g, ' ').trim()}`);
     out.push('');
   }
   return out.join('\n');

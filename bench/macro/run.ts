@@ -67,6 +67,12 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+/** The results file: compact (histogram buckets make it large), one raw run record per line. */
+function resultsJson(head: Record<string, unknown>, records: readonly unknown[]): string {
+  const top = JSON.stringify(head);
+  return `${top.slice(0, -1)},"records":[\n${records.map((r) => JSON.stringify(r)).join(',\n')}\n]}\n`;
+}
+
 let currentLoad: ChildProcess | undefined;
 
 /** Runs olgen pinned to the generator CPU; bounded by its own deadline plus a hard timeout here. */
@@ -448,7 +454,7 @@ async function main(): Promise<number> {
   const md = markdownReport(summaries, meta);
   mkdirSync(RESULTS, { recursive: true });
   const base = join(RESULTS, `${stamp}-${sha}`);
-  writeFileSync(`${base}.json`, JSON.stringify({ meta, plan, pins, records, summaries }, null, 1) + '\n');
+  writeFileSync(`${base}.json`, resultsJson({ meta, plan, pins, summaries }, records));
   writeFileSync(`${base}.md`, md.replace(/\n*$/, `\n\n![latency percentiles](${stamp}-${sha}.svg)\n`));
   writeFileSync(
     `${base}.svg`,
