@@ -41,6 +41,8 @@ interface InboundContext {
   peerAddress: string;
   authorizer: WorkloadAuthorizer;
   metricsKey: string;
+  /** The caller as NetworkPolicy sees it (labels only when its instance is known and proven). */
+  peer?: PeerInfo;
 }
 
 /** Headers the source proxy adds for this proxy only (see outbound.ts); never forwarded. */
@@ -80,6 +82,7 @@ export class Inbound {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256 });
   readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
   readonly #streams = new Set<Duplex>();
+  readonly #l4 = new Set<{ ctx: InboundContext; peer: PeerInfo; close(): void }>();
   readonly #plaintextServers = new Map<string, net.Server>();
   #plaintextTargets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
   readonly #clock: Clock;
@@ -112,6 +115,7 @@ export class Inbound {
   async setConfig(config: RuntimeConfig, authz: Authorizer): Promise<void> {
     this.#config = config;
     this.#authz = authz;
+    this.#recheckL4(authz);
     this.#updateLimiters(config);
     const targets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
     for (const [key, list] of config.inboundPorts) {
@@ -339,7 +343,10 @@ export class Inbound {
       source && source.spiffeId === info.peerIdentity
         ? { ip: source.address, namespace: source.namespace, labels: source.labels, name: source.workload }
         : { ip: info.remoteAddress };
-    const ctx = this.#context(authz, instance, port, inbound, info.peerIdentity, info.remoteAddress);
+    // source.ip is the calling instance's own address (Istio: the source workload's IP), known
+    // from its proxy and believed on the same terms as its labels; else the tunnel peer address.
+    const ctx = this.#context(authz, instance, port, inbound, info.peerIdentity, peer.ip);
+    ctx.peer = peer;
     this.#streams.add(stream);
     stream.on('close', () => this.#streams.delete(stream));
     const denied = this.#admit(authz, ctx, peer);
@@ -398,6 +405,7 @@ export class Inbound {
     if (inbound.port.protocol === 'tcp') {
       const upstream = net.connect({ host: instance.address, port, noDelay: true });
       upstream.on('error', () => socket.destroy());
+      this.#trackL4(ctx, { ip: socket.remoteAddress ?? '' }, socket, upstream);
       splice(socket, upstream);
       return;
     }
@@ -499,13 +507,46 @@ export class Inbound {
       }
       stream.respond({ ':status': 200 });
       this.#metrics.inc('weft_proxy_connections_total', `${ctx.metricsKey},result="accepted"`);
+      this.#trackL4(ctx, ctx.peer ?? { ip: ctx.peerAddress }, stream, upstream);
       splice(stream, upstream);
     });
   }
 
+  /**
+   * Open TCP connections are decided again whenever the config changes (ztunnel does the same):
+   * one that the new policies would refuse is closed.
+   */
+  #trackL4(ctx: InboundContext, peer: PeerInfo, a: Duplex, b: Duplex): void {
+    const entry = { ctx, peer, close: () => (a.destroy(), b.destroy()) };
+    this.#l4.add(entry);
+    a.once('close', () => this.#l4.delete(entry));
+  }
+
+  #recheckL4(authz: Authorizer): void {
+    for (const entry of this.#l4) {
+      const ctx = {
+        ...entry.ctx,
+        authorizer: authz.forWorkload(entry.ctx.instance.namespace, entry.ctx.instance.workload),
+      };
+      if (this.#admit(authz, ctx, entry.peer)) {
+        this.#logger.info('closing a connection the new config no longer allows', {
+          source: ctx.peerIdentity,
+          workload: `${ctx.instance.namespace}/${ctx.instance.workload}`,
+          port: ctx.port,
+        });
+        entry.close();
+        this.#l4.delete(entry);
+      }
+    }
+  }
+
   #decide(ctx: InboundContext, req: http.IncomingMessage | http2.Http2ServerRequest): Decision {
     const headers = req.headers;
-    const decision = ctx.authorizer.checkRequest(this.#connInfo(ctx), {
+    // The policies in force now, not when the connection opened: a pooled connection must not keep
+    // a permission that a newer config took away (forWorkload is a cached lookup).
+    const authorizer =
+      this.#authz?.forWorkload(ctx.instance.namespace, ctx.instance.workload) ?? ctx.authorizer;
+    const decision = authorizer.checkRequest(this.#connInfo(ctx), {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       host: String(headers[':authority'] ?? headers.host ?? ''),

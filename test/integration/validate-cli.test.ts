@@ -22,7 +22,7 @@ function weft(args: string[]): Promise<{ code: number; stdout: string; stderr: s
 void test('good manifests: exit 0, summary on stdout, nothing on stderr', async () => {
   const r = await weft(['validate', '-f', 'test/fixtures/manifests/good']);
   assert.equal(r.stderr, '');
-  assert.equal(r.stdout, 'valid: 22 resources in 7 files, 0 errors, 0 warnings\n');
+  assert.equal(r.stdout, 'valid: 25 resources in 8 files, 0 errors, 0 warnings\n');
   assert.equal(r.code, 0);
 });
 
@@ -39,7 +39,7 @@ void test('bad manifests: every diagnostic with file:line:col, exit 1', async ()
     [
       'test/fixtures/manifests/bad/routes.yaml:14:19: spec.rules[0].matches[0].path.type: "Prefix" is not one of Exact, PathPrefix, RegularExpression',
       'test/fixtures/manifests/bad/routes.yaml:19:11: spec.rules[0].backendRefs[0].wieght: unknown field "wieght"; did you mean "weight"?',
-      'test/fixtures/manifests/bad/routes.yaml:22:7: kind: unknown kind "Servce"; did you mean "Service"? (Weft knows Namespace, Node, MeshConfig, Service, Workload, HTTPRoute, GRPCRoute, DestinationRule, AuthorizationPolicy, PeerAuthentication, NetworkPolicy, FaultInjection, RateLimitPolicy)',
+      'test/fixtures/manifests/bad/routes.yaml:22:7: kind: unknown kind "Servce"; did you mean "Service"? (Weft knows Namespace, Node, MeshConfig, Service, Workload, HTTPRoute, GRPCRoute, DestinationRule, AuthorizationPolicy, PeerAuthentication, NetworkPolicy, FaultInjection, RateLimitPolicy, Invariant)',
       '',
     ].join('\n'),
   );

@@ -283,6 +283,7 @@ void test('KINDS: table of kinds with per-kind parse', () => {
       ['NetworkPolicy', 'networking.k8s.io/v1', true],
       ['FaultInjection', 'weft.dev/v1alpha1', true],
       ['RateLimitPolicy', 'weft.dev/v1alpha1', true],
+      ['Invariant', 'weft.dev/v1alpha1', true],
     ],
   );
   const svc = KINDS.find((k) => k.kind === 'Service')!;

@@ -178,7 +178,6 @@ export function createAnalyser(model: MeshModel, options: AnalyserOptions = {}):
     );
   }
 
-  const nodeAddress = new Map(model.nodes.map((n) => [n.name, n.address]));
   const srcGroups = new Map<
     string,
     { s: Omit<AnalysisSource, 'id' | 'instances'>; instances: string[]; v: string }
@@ -189,7 +188,8 @@ export function createAnalyser(model: MeshModel, options: AnalyserOptions = {}):
   >();
   for (const i of model.instances) {
     const wk = `${i.namespace}/${i.workload}`;
-    const srcIp = nodeAddress.get(i.node) ?? i.address;
+    // The destination proxy gives policies the calling instance's own address as source.ip.
+    const srcIp = i.address;
     const sv = ipVector(cidrs, srcIp);
     const sk = `${wk}|${sv}`;
     const sg = srcGroups.get(sk);

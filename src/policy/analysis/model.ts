@@ -2,7 +2,7 @@
  * The mesh model the analyser reasons about: exactly what the control plane pushes (api/mesh
  * buildMeshModel). Manifests written for `weft up` usually carry no Node resources (weft up adds
  * node-1..N on 127.0.10.<i>); without nodes no instance exists, so one node like weft up's first is
- * added. Then every source arrives from that one node address (ipBlocks see the same value for all).
+ * added (sources keep their own instance addresses: that is what policies see as source.ip).
  */
 import { buildMeshModel } from '../../api/index.ts';
 import type { MeshModel, Resource } from '../../api/index.ts';
