@@ -138,6 +138,7 @@ async function runSize(
   stopping: () => boolean,
 ): Promise<SizeResult> {
   const t0Size = now();
+  const stampOfRun = new Date().toISOString();
   const warnings: string[] = [];
   mkdirSync(WORK, { recursive: true });
   const stateDir = mkdtempSync(join(tmpdir(), 'weft-cp-bench-'));
@@ -263,10 +264,19 @@ async function runSize(
           p.seen.push({ revision: snap.revision, t: at });
         },
       });
-      const first = await Promise.race([p.firstSnapshot, delay(plan.connectTimeoutMs).then(() => undefined)]);
+      let timer: NodeJS.Timeout | undefined;
+      const first = await Promise.race([
+        p.firstSnapshot,
+        new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), plan.connectTimeoutMs))),
+      ]);
+      clearTimeout(timer);
       if (first === undefined)
         warnings.push(`${p.node}: no snapshot within ${plan.connectTimeoutMs} ms of connecting`);
       else firstMs.push(first - start);
+      if (first !== undefined && firstMs.length % 100 === 0)
+        log(
+          `N=${n}: ${firstMs.length} proxies have their first snapshot (${((now() - t) / 1000).toFixed(1)} s)`,
+        );
     });
     const status0 = await waitFor(
       `every proxy connected and acked (N=${n})`,
@@ -298,7 +308,25 @@ async function runSize(
       const c0 = cpuControl();
       const k0 = clientCpuS();
       const t0 = now();
-      const res = await api.apply([resource], { message: `cp-bench: ${what}` });
+      const message = `cp-bench ${stampOfRun}: apply ${k + 1}: ${what}`;
+      let res: { revision: number; unchanged: boolean };
+      try {
+        res = await api.apply([resource], { message });
+      } catch (err) {
+        // The answer can be lost while the control plane is busy publishing (seen at N = 1,000);
+        // the change may still have been committed: find it in the history and go on measuring.
+        const failedAfter = now() - t0;
+        const rev = await waitFor(
+          `apply ${k + 1} in the history`,
+          async () => (await api.history({ limit: 5 })).find((r) => r.message === message),
+          plan.applyTimeoutMs,
+          200,
+        );
+        warnings.push(
+          `apply ${k + 1}: the API call failed after ${failedAfter.toFixed(0)} ms (${(err as Error).message}); revision ${rev.revision} was committed, so its propagation is measured from the call`,
+        );
+        res = { revision: rev.revision, unchanged: false };
+      }
       const apiMs = now() - t0;
       if (res.unchanged) warnings.push(`apply ${k + 1} (${what}) changed nothing`);
       const received = (): number =>
@@ -541,5 +569,6 @@ main().then(
       `control bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
     process.exitCode = 1;
+    setTimeout(() => process.exit(1), 500).unref();
   },
 );
