@@ -11,6 +11,7 @@
  * http, HTTPRoute + L7 AuthorizationPolicy). Proxy pids come from pids.json; the proxy of the
  * loadgen's node is pinned like proxy A, the upstream's node proxy and instance like B/upstream.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -106,10 +107,15 @@ function weftCase(name: 'weft-l4' | 'weft-l7', service: string, description: str
       rmSync(stateDir, { recursive: true, force: true });
       const logFile = join(ctx.workDir, 'logs', `${name}-up.log`);
       writeFileSync(logFile, '');
+      // Measure what users run: the built JavaScript (scripts/build.ts), rebuilt if src changed.
+      execFileSync(ctx.nodeBin, [join(ctx.repoRoot, 'scripts/build.ts')], {
+        cwd: ctx.repoRoot,
+        stdio: 'ignore',
+      });
       up = ctx.procs.start(
         name,
         ctx.nodeBin,
-        [join(ctx.repoRoot, 'src/bin/weft.ts'), 'up', '-f', meshDir, '--nodes', '2', '--state-dir', stateDir],
+        [join(ctx.repoRoot, 'bin/weft.mjs'), 'up', '-f', meshDir, '--nodes', '2', '--state-dir', stateDir],
         {
           cwd: ctx.repoRoot,
           logFile,

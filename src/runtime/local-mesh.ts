@@ -112,7 +112,9 @@ export class LocalMesh {
     try {
       mkdirSync(join(this.#o.stateDir, 'logs'), { recursive: true });
       writePidsFile(this.#o.stateDir, this.#pids);
-      await this.#startControl();
+      // A new CA is created for the manifests' trust domain (an existing one keeps its own, and the
+      // control plane refuses a MeshConfig that would change it).
+      await this.#startControl(meshSettingsOf(desired.resources).trustDomain);
       const resources = await this.#apply(desired);
       const plan = planMesh(resources, {
         entry: this.#o.entry,
@@ -202,13 +204,13 @@ export class LocalMesh {
 
   // -------------------------------------------------------------------------------------------
 
-  async #startControl(): Promise<void> {
+  async #startControl(trustDomain: string): Promise<void> {
     const controlJson = join(this.#o.stateDir, 'control.json');
     rmSync(controlJson, { force: true });
     const pid = this.#supervisor.start({
       name: 'control',
       command: this.#o.execPath,
-      args: [this.#o.entry, 'control', '--state-dir', this.#o.stateDir],
+      args: [this.#o.entry, 'control', '--state-dir', this.#o.stateDir, '--trust-domain', trustDomain],
       env: this.#childEnv({}),
       cwd: this.#o.cwd,
       logFile: join(this.#o.stateDir, 'logs', 'control.log'),

@@ -89,7 +89,7 @@ void test('the Weft capture target equals allocateAddresses over every (instance
   const keys = instances.flatMap((i) =>
     services.map((s) => captureKey({ namespace: 'default', instance: i }, { namespace: 'default', name: s })),
   );
-  const expected = allocateAddresses(keys, CAPTURE_BLOCK, 'cluster.local'); // the trust domain salts the hash
+  const expected = allocateAddresses(keys, CAPTURE_BLOCK, 'bench.weft.test'); // the manifest's trust domain salts the hash
   const l4 = captureTarget(manifest, 'upstream');
   const l7 = captureTarget(manifest, 'upstream-http');
   assert.deepEqual(l4, { host: expected.get('default/loadgen-0>default/upstream'), port: 9000 });
