@@ -4,15 +4,21 @@
  * a LineCounter, so every key and value has a line:column; each diagnostic points at the offending
  * key (unknown field) or value (everything else), falling back to the nearest enclosing node.
  */
-import {
-  LineCounter,
-  parseAllDocuments,
-  isMap,
-  isSeq,
-  isScalar,
-  type Node as YamlNode,
-  type Document,
-} from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YamlLib from 'yaml';
+import type { Node as YamlNode, Document, LineCounter } from 'yaml';
+
+/**
+ * The YAML library is loaded on first use, not at import: the node proxy imports this layer for its
+ * types and helpers and never parses manifests, and `yaml` costs ~11 MB resident per process.
+ */
+let yamlLib: typeof YamlLib | undefined;
+function yaml(): typeof YamlLib {
+  return (yamlLib ??= createRequire(import.meta.url)('yaml') as typeof YamlLib);
+}
+const isMap = (n: unknown) => yaml().isMap(n);
+const isSeq = (n: unknown) => yaml().isSeq(n);
+const isScalar = (n: unknown) => yaml().isScalar(n);
 import type { Diagnostic, Resource, SourceRef } from '../resource.ts';
 import { resourceKey } from '../resource.ts';
 import { parseEnvelope } from './envelope.ts';
@@ -155,8 +161,8 @@ export function parseManifests(sources: readonly { file: string; text: string }[
         continue;
       }
     }
-    const lc = new LineCounter();
-    const docs = parseAllDocuments(text, {
+    const lc = new (yaml().LineCounter)();
+    const docs = yaml().parseAllDocuments(text, {
       lineCounter: lc,
       prettyErrors: false,
       uniqueKeys: true,
