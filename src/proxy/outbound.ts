@@ -37,7 +37,7 @@ import { errorMessage, systemClock } from '../lib/index.ts';
 import { compileRouter, normalizePath, pickWeighted } from '../policy/index.ts';
 import type { Authorizer, Decision, RouteMatchResult, Router } from '../policy/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
-import { forwardableHeaders, ReplayDuplex, sniffHttp } from './http/index.ts';
+import { forwardableHeaders, sniffHttp, writeChunkByChunk } from './http/index.ts';
 import { splice } from './l4/index.ts';
 import { createBalancer, hashKeyFor } from './lb/index.ts';
 import type { Balancer, LoadBalancerSettings } from './lb/index.ts';
@@ -571,7 +571,7 @@ export class Outbound {
         }
         const req = http.request(
           {
-            createConnection: () => socketShim(new ReplayDuplex(undefined, stream)),
+            createConnection: () => socketShim(writeChunkByChunk(stream)),
             host: ep.address,
             port,
             path: hc.path,
@@ -1210,10 +1210,8 @@ export class Outbound {
         return undefined;
       }
       try {
-        // Wrapped so the client's batched writes reach the HTTP/2 stream one by one (see sniff.ts).
-        return socketShim(
-          new ReplayDuplex(undefined, this.#tunnelStream(tables, source, ep, Number(options.port))),
-        );
+        // The client's batched writes must reach the HTTP/2 stream one by one (see sniff.ts).
+        return socketShim(writeChunkByChunk(this.#tunnelStream(tables, source, ep, Number(options.port))));
       } catch (err) {
         cb(err as Error);
         return undefined;

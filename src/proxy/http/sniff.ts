@@ -18,14 +18,26 @@ export function sniffHttp(stream: Duplex, onDetected: (s: Sniffed) => void, alwa
     stream.pause();
     const n = Math.min(first.length, PREFACE.length);
     const h2 = n > 0 && first.subarray(0, n).equals(PREFACE.subarray(0, n));
-    if (h2 || alwaysWrap) {
-      onDetected({ protocol: h2 ? 'h2' : 'h1', stream: new ReplayDuplex(first, stream) });
+    if (h2) {
+      onDetected({ protocol: 'h2', stream: new ReplayDuplex(first, stream) });
     } else {
+      if (alwaysWrap) writeChunkByChunk(stream);
       stream.unshift(first);
       onDetected({ protocol: 'h1', stream });
       stream.resume();
     }
   });
+}
+
+/**
+ * Make a stream take its writes one by one: Node's HTTP/1 code corks and flushes the response head
+ * and the first body chunk together through `_writev`, and an HTTP/2 stream given that batch as a
+ * socket sent a corrupted head (seen on Node 24.21). Without `_writev`, Writable calls `_write` per
+ * chunk — the same bytes, no extra stream layer.
+ */
+export function writeChunkByChunk<T extends Duplex>(stream: T): T {
+  (stream as unknown as { _writev: unknown })._writev = null;
+  return stream;
 }
 
 /**
