@@ -66,12 +66,15 @@ export interface InboundOptions {
   clock?: Clock;
   /** Log allowed decisions too (denials are always logged). */
   logAllowed?: boolean;
+  /** Uniform in [0, 1), for sampling allowed decisions into the log (default Math.random). */
+  random?: () => number;
 }
 
 export class Inbound {
   readonly #logger: Logger;
   readonly #metrics: ProxyMetrics;
   readonly #logAllowed: boolean;
+  readonly #random: () => number;
   #config: RuntimeConfig | undefined;
   #authz: Authorizer | undefined;
   readonly #h1 = http.createServer({ noDelay: true, keepAliveTimeout: 300_000 });
@@ -98,6 +101,7 @@ export class Inbound {
     this.#metrics = options.metrics;
     this.#clock = options.clock ?? systemClock;
     this.#logAllowed = options.logAllowed ?? false;
+    this.#random = options.random ?? Math.random;
     this.#h1.on('request', (req, res) => this.#onH1Request(req, res));
     this.#h1.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     this.#h1.on('clientError', (_err, socket) => socket.destroy());
@@ -555,9 +559,15 @@ export class Inbound {
         return Array.isArray(v) ? v.join(',') : v;
       },
     });
-    if (!decision.allowed || this.#logAllowed) this.#logDecision(ctx, decision, req);
+    if (!decision.allowed || this.#logAllowed || this.#sampleAllowed()) this.#logDecision(ctx, decision, req);
     if (!decision.allowed) this.#metrics.inc('weft_proxy_denied_total', `${ctx.metricsKey},layer="l7"`);
     return decision;
+  }
+
+  /** Allowed decisions are logged for MeshConfig telemetry.sampling percent of requests. */
+  #sampleAllowed(): boolean {
+    const pct = this.#config?.snapshot.mesh.allowLogPercent ?? 0;
+    return pct > 0 && this.#random() * 100 < pct;
   }
 
   #countRequest(ctx: InboundContext, code: number): void {

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startMesh } from '../harness/mesh.ts';
+import { startMesh, waitFor } from '../harness/mesh.ts';
 import type { Mesh } from '../harness/mesh.ts';
 import { service, workload } from '../harness/resources.ts';
 import { httpRequest, startEcho } from '../harness/workloads.ts';
@@ -87,7 +87,13 @@ const resources = [
 ];
 
 before(async () => {
-  mesh = await startMesh({ trustDomain: TD, subnet: 36, resources });
+  // Every allowed decision is logged too (denials always are): telemetry.accessLog at 100 %.
+  mesh = await startMesh({
+    trustDomain: TD,
+    subnet: 36,
+    resources,
+    meshConfig: { telemetry: { accessLog: true, sampling: 100 } },
+  });
   api = await startEcho(mesh.instance('api'), 8080);
   db = net.createServer((s) => s.pipe(s));
   await new Promise<void>((r) => db.listen(5432, mesh.instance('db').address, r));
@@ -172,4 +178,22 @@ test('PeerAuthentication: PERMISSIVE admits plaintext as unauthenticated, STRICT
   assert.equal(pub.status, 403, 'rules that need a principal do not match a caller without one');
   const dbPlain = { host: mesh.instance('db').plaintextAddress, port: 5432 };
   assert.equal(await tcpRoundTrip(dbPlain), '', 'STRICT: the plaintext connection is closed');
+});
+
+test('decision log: one JSON line per decision, allowed ones sampled in (100 % here), with policy and rule', async () => {
+  const res = await httpRequest(mesh.capture('web-0', 'api', 8080), '/public/logged');
+  assert.equal(res.status, 200);
+  const lines = await waitFor('the allow decision in the log', () => {
+    const found = mesh
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('"authz decision"') && l.includes('GET /public/logged'));
+    return found.length > 0 ? found : undefined;
+  });
+  const rec = JSON.parse(lines[0]!.slice(lines[0]!.indexOf('{'))) as Record<string, unknown>;
+  assert.equal(rec['decision'], 'allow');
+  assert.equal(rec['policy'], 'default/api-public');
+  assert.equal(rec['rule'], 0);
+  assert.equal(rec['source'], `spiffe://${TD}/ns/default/sa/web`);
+  assert.equal(rec['destination'], 'default/api');
 });

@@ -40,6 +40,7 @@ function snapshot(node: string, revision: number, marker: string): Snapshot {
       defaultPolicy: 'deny' as const,
       certTtlSeconds: 600,
       rootNamespace: 'weft-system',
+      allowLogPercent: 0,
     },
     nodes: [{ name: node, address: '127.0.0.1', tunnelPort: 15008, labels: { marker } }],
     instances: [],

@@ -69,6 +69,7 @@ test('translate: mesh settings from MeshConfig with defaults', () => {
     defaultPolicy: 'deny',
     certTtlSeconds: 1800,
     rootNamespace: 'weft-system',
+    allowLogPercent: 0,
   });
 });
 

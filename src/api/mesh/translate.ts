@@ -100,6 +100,7 @@ function meshSettings(resources: readonly Resource[]): MeshSettings {
     defaultPolicy: spec.defaultPolicy,
     certTtlSeconds: certTtlSeconds(spec),
     rootNamespace: spec.rootNamespace,
+    allowLogPercent: spec.telemetry?.accessLog ? spec.telemetry.sampling : 0,
   };
 }
 

@@ -70,6 +70,11 @@ export interface MeshSettings {
   certTtlSeconds: number;
   /** Namespace whose policies apply mesh-wide (Istio's root namespace; default `weft-system`). */
   rootNamespace: string;
+  /**
+   * Percentage (0–100) of allowed decisions written to the decision log; denials are always
+   * written. MeshConfig `telemetry.accessLog` turns it on at `telemetry.sampling` percent.
+   */
+  allowLogPercent: number;
 }
 
 export interface NodeEntry {
