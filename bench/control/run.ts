@@ -100,6 +100,22 @@ async function pool<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/**
+ * Retries a read-only API call whose connection was lost: while the control plane's event loop is
+ * blocked publishing (seconds at N = 1,000) its idle keep-alive sockets expire, and the next call
+ * on one of them fails with WEFT_CLIENT_UNREACHABLE although the server is up.
+ */
+async function retried<T>(call: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (i >= attempts || (err as { code?: string }).code !== 'WEFT_CLIENT_UNREACHABLE') throw err;
+      await delay(100 * i);
+    }
+  }
+}
+
 /** Waits for `check` to return a value, polling every `everyMs`, at most `timeoutMs`. */
 async function waitFor<T>(
   what: string,
@@ -281,7 +297,7 @@ async function runSize(
     const status0 = await waitFor(
       `every proxy connected and acked (N=${n})`,
       async () => {
-        const s = await api.status();
+        const s = await retried(() => api.status());
         const ok =
           s.proxies.length === n &&
           s.proxies.every((x) => x.connected && x.ackedVersion !== '' && x.ackedVersion === x.latestVersion);
@@ -318,7 +334,7 @@ async function runSize(
         const failedAfter = now() - t0;
         const rev = await waitFor(
           `apply ${k + 1} in the history`,
-          async () => (await api.history({ limit: 5 })).find((r) => r.message === message),
+          async () => (await retried(() => api.history({ limit: 5 }))).find((r) => r.message === message),
           plan.applyTimeoutMs,
           200,
         );
@@ -334,7 +350,7 @@ async function runSize(
       let allAckedMs: number | null = null;
       const deadline = t0 + plan.applyTimeoutMs;
       for (;;) {
-        const s = await api.status();
+        const s = await retried(() => api.status());
         const at = now() - t0;
         tracker.observe(s.proxies, at);
         before = s;
@@ -367,7 +383,7 @@ async function runSize(
         `N=${n}: apply ${k + 1}/${plan.applies} (${what}): api ${apiMs.toFixed(0)} ms, all acked ${allAckedMs === null ? 'n/a' : allAckedMs.toFixed(0)} ms, control ${rec.controlCpuS} CPU-s, client ${rec.clientCpuS} CPU-s`,
       );
       // The next apply starts from a status where every node's latest version is the acked one.
-      before = await api.status();
+      before = await retried(() => api.status());
     }
 
     // 4. SVID signing over the push channel, keys made first.
