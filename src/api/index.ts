@@ -172,6 +172,7 @@ export type {
 export {
   buildMeshModel,
   snapshotFor,
+  snapshotJson,
   translate,
   identitiesOnNode,
   canonicalJson,

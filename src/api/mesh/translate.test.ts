@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Resource } from '../resource.ts';
 import { parseResourceObject } from '../manifest/parse.ts';
-import { buildMeshModel, canonicalJson, identitiesOnNode, snapshotFor, translate } from './translate.ts';
+import {
+  buildMeshModel,
+  canonicalJson,
+  identitiesOnNode,
+  snapshotFor,
+  snapshotJson,
+  translate,
+} from './translate.ts';
 
 const API_VERSIONS: Record<string, string> = {
   Node: 'v1',
@@ -156,4 +163,13 @@ test('translate: a node may obtain only the identities of its own instances', ()
   const ids2 = identitiesOnNode(model, 'node-2');
   assert.ok(!ids2.has('spiffe://example.org/ns/default/sa/web'));
   assert.equal(snapshotFor(model, 'node-3').localInstances.length, 0);
+});
+
+test('snapshotJson: the same snapshot as JSON.stringify, with the shared parts serialised once', () => {
+  const model = buildMeshModel(mesh);
+  const a = snapshotFor(model, 'node-1');
+  const b = snapshotFor(model, 'node-2');
+  assert.deepEqual(JSON.parse(snapshotJson(a)), JSON.parse(JSON.stringify(a)));
+  assert.deepEqual(JSON.parse(snapshotJson(b)), JSON.parse(JSON.stringify(b)));
+  assert.equal(a.services, b.services, 'mesh-wide parts are shared by reference between nodes');
 });

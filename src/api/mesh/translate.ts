@@ -475,6 +475,30 @@ function sharedHash(model: MeshModel): string {
   return h;
 }
 
+/**
+ * The JSON text of a snapshot for the push stream. Every node's snapshot shares the mesh-wide parts
+ * (services, routes, security…) by reference with the model, so each shared value is serialised
+ * once and its text reused for every node; only the per-node parts (listeners, local instances) are
+ * serialised per node. Key order does not matter to the receiver: the version is the content hash.
+ */
+const jsonOfShared = new WeakMap<object, string>();
+
+export function snapshotJson(snapshot: Snapshot): string {
+  let out = '{';
+  let first = true;
+  for (const [key, value] of Object.entries(snapshot)) {
+    if (value === undefined) continue;
+    let json: string;
+    if (value !== null && typeof value === 'object') {
+      json = jsonOfShared.get(value) ?? JSON.stringify(value);
+      jsonOfShared.set(value, json);
+    } else json = JSON.stringify(value);
+    out += (first ? '' : ',') + JSON.stringify(key) + ':' + json;
+    first = false;
+  }
+  return out + '}';
+}
+
 /** Translate a resource set for one node (convenience for tests and tools). */
 export function translate(resources: readonly Resource[], nodeName: string, revision = 0): Snapshot {
   return snapshotFor(buildMeshModel(resources, revision), nodeName);

@@ -1,3 +1,3 @@
 /** The push stream to node proxies (gRPC over mTLS) and workload SVID signing. */
-export { createPushServer, stableJson } from './push-server.ts';
+export { createPushServer } from './push-server.ts';
 export type { PushServer, PushServerOptions, NodeStatus } from './push-server.ts';

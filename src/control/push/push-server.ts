@@ -12,6 +12,7 @@
  *   instances the translator placed on that node — so a compromised proxy cannot mint others.
  */
 import * as grpc from '@grpc/grpc-js';
+import { snapshotJson } from '../../api/index.ts';
 import type { Snapshot } from '../../api/index.ts';
 import type { ControlMessage, SignRequest, SignResponse } from '../../api/index.ts';
 import { Watch, errorMessage, isWeftError } from '../../lib/index.ts';
@@ -108,7 +109,7 @@ export function createPushServer(options: PushServerOptions): PushServer {
     if (!snap || snap.version === session.status.sentVersion) return;
     session.status.sentVersion = snap.version;
     session.call.write({
-      snapshot: { version: snap.version, revision: snap.revision, json: stableJson(snap) },
+      snapshot: { version: snap.version, revision: snap.revision, json: snapshotJson(snap) },
     });
     log.debug('snapshot sent', { node: session.node, version: snap.version, revision: snap.revision });
     changed();
@@ -321,14 +322,4 @@ export function createPushServer(options: PushServerOptions): PushServer {
       s.forceShutdown();
     },
   };
-}
-
-/** JSON with object keys sorted, so equal snapshots are equal strings (canonical form). */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) out[k] = (v as Record<string, unknown>)[k];
-    return out;
-  });
 }
