@@ -25,6 +25,7 @@ import type { Authorizer, Decision, PeerInfo, WorkloadAuthorizer } from '../poli
 import type { InboundPort, RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, xfccValue } from './http/index.ts';
 import { splice } from './l4/index.ts';
+import { ListenerSet } from './listener/index.ts';
 import { RateLimiter, RedisGcraStore, RespClient } from './ratelimit/index.ts';
 import type { RateLimitResult } from './ratelimit/index.ts';
 import { parseHealthCheckAnnotation } from './resilience/index.ts';
@@ -86,7 +87,7 @@ export class Inbound {
   readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
   readonly #streams = new Set<Duplex>();
   readonly #l4 = new Set<{ ctx: InboundContext; peer: PeerInfo; close(): void }>();
-  readonly #plaintextServers = new Map<string, net.Server>();
+  readonly #plaintext: ListenerSet;
   #plaintextTargets = new Map<string, { instance: InstanceEntry; port: number; inbound: InboundPort }>();
   readonly #clock: Clock;
   /** Rate limiters by destination service `ns/name`. */
@@ -102,6 +103,9 @@ export class Inbound {
     this.#clock = options.clock ?? systemClock;
     this.#logAllowed = options.logAllowed ?? false;
     this.#random = options.random ?? Math.random;
+    this.#plaintext = new ListenerSet('plaintext inbound listener', this.#logger, (socket, key) =>
+      this.#onPlaintext(socket, key),
+    );
     this.#h1.on('request', (req, res) => this.#onH1Request(req, res));
     this.#h1.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket, head));
     this.#h1.on('clientError', (_err, socket) => socket.destroy());
@@ -131,34 +135,9 @@ export class Inbound {
       targets.set(`${instance.plaintextAddress}:${port}`, { instance, port, inbound });
     }
     this.#plaintextTargets = targets;
-    for (const [key, server] of this.#plaintextServers) {
-      if (!targets.has(key)) {
-        server.close();
-        this.#plaintextServers.delete(key);
-      }
-    }
-    const binds: Promise<void>[] = [];
-    for (const [key, t] of targets) {
-      if (this.#plaintextServers.has(key)) continue;
-      const server = net.createServer({ noDelay: true }, (socket) => this.#onPlaintext(socket, key));
-      this.#plaintextServers.set(key, server);
-      binds.push(
-        new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(t.port, t.instance.plaintextAddress, () => {
-            server.off('error', reject);
-            server.on('error', (err) => this.#logger.error('plaintext listener failed', { key, error: err }));
-            resolve();
-          });
-        }),
-      );
-    }
-    const failed = (await Promise.allSettled(binds)).filter((r) => r.status === 'rejected');
-    if (failed.length > 0) {
-      throw new Error(
-        `could not bind ${failed.length} plaintext inbound listener(s): ${errorMessage(failed[0]!.reason)}`,
-      );
-    }
+    await this.#plaintext.reconcile(
+      new Map([...targets].map(([key, t]) => [key, { address: t.instance.plaintextAddress, port: t.port }])),
+    );
   }
 
   /** Build the rate limiters of a new config, keeping those whose policy did not change. */
@@ -299,8 +278,7 @@ export class Inbound {
   async close(): Promise<void> {
     for (const r of this.#redis.values()) r.client.close();
     this.#redis.clear();
-    for (const server of this.#plaintextServers.values()) server.close();
-    this.#plaintextServers.clear();
+    this.#plaintext.close();
     for (const s of this.#streams) s.destroy();
     this.#agent.destroy();
     for (const s of this.#h2Upstreams.values()) s.destroy();

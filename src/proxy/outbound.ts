@@ -18,7 +18,7 @@
  */
 import http from 'node:http';
 import http2 from 'node:http2';
-import net from 'node:net';
+import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type {
   BackendRef,
@@ -39,6 +39,7 @@ import type { Authorizer, Decision, RouteMatchResult, Router } from '../policy/i
 import type { RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, writeChunkByChunk } from './http/index.ts';
 import { splice } from './l4/index.ts';
+import { ListenerSet } from './listener/index.ts';
 import { createBalancer, hashKeyFor } from './lb/index.ts';
 import type { Balancer, LoadBalancerSettings } from './lb/index.ts';
 import {
@@ -84,6 +85,17 @@ type LbEndpointEntry = EndpointEntry & { key: string };
 import type { HboneClient } from './tunnel/index.ts';
 import type { ProxyMetrics } from './telemetry/index.ts';
 import { applyFilters, localReply } from './routing/index.ts';
+
+/**
+ * Headers only proxies may set for each other: a workload's own values are dropped, so it cannot
+ * pick the rate-limit service, the route name, or pass as a health probe at the destination.
+ */
+function withoutInternalHeaders(headers: http.OutgoingHttpHeaders): http.OutgoingHttpHeaders {
+  delete headers[ROUTE_HEADER];
+  delete headers[SERVICE_HEADER];
+  delete headers[PROBE_HEADER];
+  return headers;
+}
 
 /** Request header that turns on debug response headers (`x-weft-attempts`). */
 export const DEBUG_HEADER = 'x-weft-debug';
@@ -233,7 +245,7 @@ export class Outbound {
   readonly #random: () => number;
   readonly #clock: Clock;
   #tables: OutboundTables | undefined;
-  readonly #servers = new Map<string, net.Server>();
+  readonly #listeners: ListenerSet;
   readonly #sockets = new Set<net.Socket>();
   readonly #h1 = http.createServer({ noDelay: true, keepAliveTimeout: 300_000 });
   readonly #h2 = http2.createServer({ settings: { enablePush: false } });
@@ -256,6 +268,9 @@ export class Outbound {
     this.#metrics = options.metrics;
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? systemClock;
+    this.#listeners = new ListenerSet('capture listener', this.#logger, (socket, key) =>
+      this.#onConnection(socket, key),
+    );
     this.#h1.on('request', (req, res) => this.#onH1Request(req, res));
     this.#h1.on('upgrade', (req, socket, head) => this.#onUpgrade(req, socket as net.Socket, head));
     this.#h1.on('clientError', (_err, socket) => socket.destroy());
@@ -270,47 +285,17 @@ export class Outbound {
   async setConfig(config: RuntimeConfig, authz: Authorizer): Promise<void> {
     this.#tables = new OutboundTables(config, authz);
     this.#updateClusters(config);
-    const wanted = config.listeners;
-    for (const [key, server] of this.#servers) {
-      if (!wanted.has(key)) {
-        server.close();
-        this.#servers.delete(key);
-      }
-    }
-    const binds: Promise<void>[] = [];
-    for (const [key, l] of wanted) {
-      if (this.#servers.has(key)) continue;
-      const server = net.createServer({ noDelay: true }, (socket) => this.#onConnection(socket, key));
-      this.#servers.set(key, server);
-      binds.push(
-        new Promise<void>((resolve, reject) => {
-          server.once('error', reject);
-          server.listen(l.port, l.address, () => {
-            server.off('error', reject);
-            server.on('error', (err) => this.#logger.error('capture listener failed', { key, error: err }));
-            resolve();
-          });
-        }),
-      );
-    }
-    const results = await Promise.allSettled(binds);
-    const failed = results.filter((r) => r.status === 'rejected');
-    if (failed.length > 0) {
-      throw new Error(
-        `could not bind ${failed.length} capture listener(s): ${errorMessage(failed[0]!.reason)}`,
-      );
-    }
+    await this.#listeners.reconcile(config.listeners);
   }
 
   listenerCount(): number {
-    return this.#servers.size;
+    return this.#listeners.size;
   }
 
   async close(): Promise<void> {
     for (const c of this.#clusters.values()) c.close();
     this.#clusters.clear();
-    for (const s of this.#servers.values()) s.close();
-    this.#servers.clear();
+    this.#listeners.close();
     for (const s of this.#sockets) s.destroy();
     for (const a of this.#agents.values()) a.destroy();
     for (const s of this.#h2Sessions.values()) s.destroy();
@@ -849,7 +834,7 @@ export class Outbound {
       finish(res.statusCode);
       return;
     }
-    const headers = forwardableHeaders(req.headers);
+    const headers = withoutInternalHeaders(forwardableHeaders(req.headers));
     const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
     if (filtered.done) {
       finish(res.statusCode);
@@ -1251,7 +1236,7 @@ export class Outbound {
       finish(res.statusCode);
       return;
     }
-    const headers = forwardableHeaders(req.headers, true);
+    const headers = withoutInternalHeaders(forwardableHeaders(req.headers, true));
     const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
     if (filtered.done) {
       finish(res.statusCode);

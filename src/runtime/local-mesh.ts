@@ -17,6 +17,7 @@ import type { NodeSpec, Resource, SourceRef } from '../api/index.ts';
 import { WeftError, errorMessage } from '../lib/index.ts';
 import type { Clock, Timer } from '../lib/index.ts';
 import { acquireStateLock } from './lock.ts';
+import { LogTail, denialEvent } from './log-tail.ts';
 import type { StateLock } from './lock.ts';
 import { writePidsFile } from './pids.ts';
 import { defaultNodes, planMesh } from './plan.ts';
@@ -86,6 +87,7 @@ export class LocalMesh {
   #statusTimer: Timer | undefined;
   #acked = new Map<string, string>();
   #connected = new Map<string, boolean>();
+  readonly #tails = new Map<string, LogTail>();
   readonly #pids = {
     control: null as number | null,
     proxies: {} as Record<string, number | null>,
@@ -398,7 +400,7 @@ export class LocalMesh {
   }
 
   #event(
-    kind: 'start' | 'exit' | 'restart' | 'stop' | 'ready' | 'apply' | 'ack' | 'reload' | 'nack',
+    kind: 'start' | 'exit' | 'restart' | 'stop' | 'ready' | 'apply' | 'ack' | 'reload' | 'nack' | 'deny',
     text: string,
   ): void {
     if (!this.#plan && (kind === 'start' || kind === 'stop')) return;
@@ -406,11 +408,13 @@ export class LocalMesh {
     const color =
       kind === 'exit' || kind === 'nack'
         ? 'red'
-        : kind === 'restart'
-          ? 'yellow'
-          : kind === 'ack'
-            ? 'green'
-            : 'cyan';
+        : kind === 'deny'
+          ? 'magenta'
+          : kind === 'restart'
+            ? 'yellow'
+            : kind === 'ack'
+              ? 'green'
+              : 'cyan';
     this.#o.out.write(
       `${paint(time, 'dim', this.#o.color)} ${paint(kind.padEnd(7), color, this.#o.color)} ${text}\n`,
     );
@@ -420,6 +424,7 @@ export class LocalMesh {
     const interval = this.#o.statusIntervalMs ?? 1000;
     const tick = async () => {
       if (this.#stopping || !this.#client) return;
+      this.#reportDenials();
       try {
         this.#reportStatus(await this.#client.status());
       } catch (err) {
@@ -428,6 +433,19 @@ export class LocalMesh {
       if (!this.#stopping) this.#statusTimer = this.#o.clock.setTimeout(() => void tick(), interval);
     };
     void tick();
+  }
+
+  /** Denials the node proxies logged since the last tick, one event each. */
+  #reportDenials(): void {
+    for (const n of this.#plan?.nodes ?? []) {
+      let tail = this.#tails.get(n.name);
+      if (!tail)
+        this.#tails.set(n.name, (tail = new LogTail(join(this.#o.stateDir, 'logs', `proxy-${n.name}.log`))));
+      for (const line of tail.read()) {
+        const text = denialEvent(line);
+        if (text) this.#event('deny', text);
+      }
+    }
   }
 
   #reportStatus(s: StatusResponse): void {

@@ -6,7 +6,7 @@
  */
 import type { MeshPlan } from './plan.ts';
 
-const CODES = { dim: 2, bold: 1, red: 31, green: 32, yellow: 33, cyan: 36 } as const;
+const CODES = { dim: 2, bold: 1, red: 31, green: 32, yellow: 33, magenta: 35, cyan: 36 } as const;
 export type Colour = keyof typeof CODES;
 
 export function paint(s: string, colour: Colour, enabled: boolean): string {

@@ -197,3 +197,18 @@ test('decision log: one JSON line per decision, allowed ones sampled in (100 % h
   assert.equal(rec['source'], `spiffe://${TD}/ns/default/sa/web`);
   assert.equal(rec['destination'], 'default/api');
 });
+
+test('header injection: proxy-to-proxy headers a workload sends are dropped, never reach the destination', async () => {
+  const res = await httpRequest(mesh.capture('web-0', 'api', 8080), '/public/h', {
+    headers: { 'x-weft-route': 'evil', 'x-weft-service': 'default/db', 'x-weft-probe': 'health' },
+  });
+  assert.equal(res.status, 200, res.body);
+  const seen = JSON.parse(res.body) as { headers: Record<string, string> };
+  assert.deepEqual(
+    Object.keys(seen.headers).filter((h) => h.startsWith('x-weft-')),
+    [],
+    'the workload sees no x-weft-* header',
+  );
+  const probe = await httpRequest(mesh.capture('web-0', 'api', 8080), '/admin', { headers: { 'x-weft-probe': 'health' } });
+  assert.equal(probe.status, 403, 'a probe header does not bypass authorization');
+});
