@@ -209,6 +209,8 @@ test('header injection: proxy-to-proxy headers a workload sends are dropped, nev
     [],
     'the workload sees no x-weft-* header',
   );
-  const probe = await httpRequest(mesh.capture('web-0', 'api', 8080), '/admin', { headers: { 'x-weft-probe': 'health' } });
+  const probe = await httpRequest(mesh.capture('web-0', 'api', 8080), '/admin', {
+    headers: { 'x-weft-probe': 'health' },
+  });
   assert.equal(probe.status, 403, 'a probe header does not bypass authorization');
 });
