@@ -12,7 +12,7 @@ import type { Clock, Logger } from '../lib/index.ts';
 import { systemClock } from '../lib/index.ts';
 import { listenAdmin } from './admin/index.ts';
 import { compileProxyAuthorizer } from './authz/index.ts';
-import type { Authorizer } from '../policy/index.ts';
+import type { Authorizer } from '../policy/authz/index.ts';
 import { compileConfig } from './config/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
 import { connectControlPlane } from './control-client/index.ts';

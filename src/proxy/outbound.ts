@@ -34,8 +34,11 @@ import type {
 } from '../api/index.ts';
 import type { Clock, Logger, Timer } from '../lib/index.ts';
 import { errorMessage, systemClock } from '../lib/index.ts';
-import { compileRouter, normalizePath, pickWeighted } from '../policy/index.ts';
-import type { Authorizer, Decision, RouteMatchResult, Router } from '../policy/index.ts';
+// The engine's own folders, not policy/index.ts: the proxy does not load the analyser.
+import { normalizePath } from '../policy/authz/index.ts';
+import type { Authorizer, Decision } from '../policy/authz/index.ts';
+import { compileRouter, pickWeighted } from '../policy/routing/index.ts';
+import type { RouteMatchResult, Router } from '../policy/routing/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, writeChunkByChunk } from './http/index.ts';
 import { splice } from './l4/index.ts';

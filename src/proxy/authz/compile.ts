@@ -5,8 +5,8 @@
  * cannot use, which makes the proxy NACK the snapshot and keep its last good config.
  */
 import type { Snapshot } from '../../api/index.ts';
-import { compileAuthorization, servicesOfFromSnapshot } from '../../policy/index.ts';
-import type { Authorizer, WorkloadInfo } from '../../policy/index.ts';
+import { compileAuthorization, servicesOfFromSnapshot } from '../../policy/authz/index.ts';
+import type { Authorizer, WorkloadInfo } from '../../policy/authz/index.ts';
 
 export function compileProxyAuthorizer(snapshot: Snapshot): Authorizer {
   const workloads = new Map<string, WorkloadInfo>();

@@ -13,8 +13,8 @@ import {
   computeRedirect,
   rewriteHost,
   rewritePath,
-} from '../../policy/index.ts';
-import type { RouteMatchResult } from '../../policy/index.ts';
+} from '../../policy/routing/index.ts';
+import type { RouteMatchResult } from '../../policy/routing/index.ts';
 
 export interface FilterOutcome {
   /** True when a local response (redirect) was sent and the request must not be forwarded. */
