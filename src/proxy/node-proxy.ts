@@ -69,6 +69,16 @@ export class NodeProxy {
       metrics: this.metrics,
       clock: this.#clock,
     });
+    // Memory as gauges, read when /metrics is scraped: a leak shows as a rising heap, V8 growing
+    // its old space as a rising RSS with a flat heap.
+    this.metrics.setGauges(() => {
+      const m = process.memoryUsage();
+      return {
+        weft_proxy_resident_memory_bytes: m.rss,
+        weft_proxy_heap_used_bytes: m.heapUsed,
+        weft_proxy_external_memory_bytes: m.external + m.arrayBuffers,
+      };
+    });
     this.#outbound = new Outbound({
       tunnel: this.#tunnel,
       logger: this.#logger.child({ component: 'outbound' }),

@@ -11,8 +11,10 @@ function metricsInSource(): Set<string> {
   const dir = join(ROOT, 'src');
   for (const rel of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
     if (!rel.endsWith('.ts') || rel.endsWith('.test.ts')) continue;
-    for (const m of readFileSync(join(dir, rel), 'utf8').matchAll(/['"`](weft_[a-z0-9_]+)['"`]/g))
-      out.add(m[1]!);
+    // A quoted name (counters, histograms) or an object key (gauges).
+    const text = readFileSync(join(dir, rel), 'utf8');
+    for (const m of text.matchAll(/['"`](weft_[a-z0-9_]+)['"`]|\b(weft_[a-z0-9_]+):/g))
+      out.add((m[1] ?? m[2])!);
   }
   return out;
 }
