@@ -3,7 +3,7 @@
  * runtime's: `weft up -f <dir> --nodes 2 --state-dir <dir>` prints a ready line, writes
  * `<stateDir>/pids.json` ({control, proxies: {node-1: pid, ...}, instances: {"ns/instance": pid}}),
  * gives each instance WEFT_LISTEN_ADDR/WEFT_PORTS, and listens for loadgen-0's outbound connections
- * to a service on that pair's capture address (127.2.0.0/15) on each service port. The capture
+ * to a service on that pair's capture address (its trust domain's capture block, src/api/mesh/addressing.ts) on each service port. The capture
  * address is computed with the same pure function the translator uses (meshAddresses from src/api),
  * from the manifest in bench/macro/weft-mesh/.
  *

@@ -12,6 +12,7 @@ export {
   INSTANCE_BLOCK,
   CAPTURE_BLOCK,
   PLAINTEXT_BLOCK,
+  addressBlocks,
   instanceKey,
   captureKey,
   serviceEnvName,

@@ -809,6 +809,57 @@ export class Outbound {
     return ep;
   }
 
+  /** Per-request metric labels and the function that records the outcome and latency. */
+  #requestMetrics(ctx: ConnContext): { srcSvc: string; finish(code: number): void } {
+    const started = performance.now();
+    const srcSvc = this.#metrics.key({
+      source: ctx.source.spiffeId,
+      destination: `${ctx.listener.service.namespace}/${ctx.listener.service.name}`,
+    });
+    return {
+      srcSvc,
+      finish: (code) => {
+        this.#metrics.inc('weft_proxy_requests_total', `${srcSvc},code="${code}"`);
+        this.#metrics.observe('weft_proxy_request_duration_ms', srcSvc, performance.now() - started);
+      },
+    };
+  }
+
+  /**
+   * What both HTTP versions do before forwarding: route and balance, answer redirects and filter
+   * replies locally, build the forwarded headers (the proxies' own headers set here and only here),
+   * mirror, and look up the rule's resilience policy. Undefined when the request was answered.
+   */
+  #prepare(
+    tables: OutboundTables,
+    ctx: ConnContext,
+    req: http.IncomingMessage | http2.Http2ServerRequest,
+    res: http.ServerResponse | http2.Http2ServerResponse,
+    reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void,
+    finish: (code: number) => void,
+    grpc: boolean,
+  ) {
+    const target = this.#resolve(tables, ctx, req, reply);
+    if (!target) return undefined;
+    if ('redirect' in target) {
+      applyFilters(target.redirect, req, {}, res, ctx.listener.port);
+      finish(res.statusCode);
+      return undefined;
+    }
+    // HTTP/2 keeps `te: trailers` end to end (gRPC needs it).
+    const headers = withoutInternalHeaders(forwardableHeaders(req.headers, req.httpVersionMajor === 2));
+    const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
+    if (filtered.done) {
+      finish(res.statusCode);
+      return undefined;
+    }
+    const ruleName = target.match?.rule.name;
+    if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
+    headers[SERVICE_HEADER] = target.svcKey;
+    this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
+    return { target, headers, filtered, policy: this.#rulePolicy(tables, target.match, grpc) };
+  }
+
   #onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
     const ctx = this.#connContext.get(req.socket);
     const tables = this.#tables;
@@ -816,39 +867,16 @@ export class Outbound {
       res.writeHead(503).end();
       return;
     }
-    const started = performance.now();
-    const srcSvc = this.#metrics.key({
-      source: ctx.source.spiffeId,
-      destination: `${ctx.listener.service.namespace}/${ctx.listener.service.name}`,
-    });
-    const finish = (code: number) => {
-      this.#metrics.inc('weft_proxy_requests_total', `${srcSvc},code="${code}"`);
-      this.#metrics.observe('weft_proxy_request_duration_ms', srcSvc, performance.now() - started);
-    };
+    const { srcSvc, finish } = this.#requestMetrics(ctx);
     const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
       if (res.headersSent || res.destroyed) return;
       localReply(res, status, body, headers);
       finish(status);
     };
-    const target = this.#resolve(tables, ctx, req, reply);
-    if (!target) return;
-    if ('redirect' in target) {
-      applyFilters(target.redirect, req, {}, res, ctx.listener.port);
-      finish(res.statusCode);
-      return;
-    }
-    const headers = withoutInternalHeaders(forwardableHeaders(req.headers));
-    const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
-    if (filtered.done) {
-      finish(res.statusCode);
-      return;
-    }
-    const ruleName = target.match?.rule.name;
-    if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
-    headers[SERVICE_HEADER] = target.svcKey;
+    const prepared = this.#prepare(tables, ctx, req, res, reply, finish, false);
+    if (!prepared) return;
+    const { target, headers, filtered, policy } = prepared;
     const agent = this.#agent(ctx.source);
-    this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
-    const policy = this.#rulePolicy(tables, target.match, false);
     const method = req.method ?? 'GET';
     const knownEmpty =
       req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
@@ -1217,39 +1245,16 @@ export class Outbound {
       return;
     }
     const isGrpc = String(req.headers['content-type'] ?? '').startsWith('application/grpc');
-    const srcSvc = this.#metrics.key({
-      source: ctx.source.spiffeId,
-      destination: `${ctx.listener.service.namespace}/${ctx.listener.service.name}`,
-    });
-    const started = performance.now();
-    const finish = (code: number) => {
-      this.#metrics.inc('weft_proxy_requests_total', `${srcSvc},code="${code}"`);
-      this.#metrics.observe('weft_proxy_request_duration_ms', srcSvc, performance.now() - started);
-    };
+    const { srcSvc, finish } = this.#requestMetrics(ctx);
     const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
       if (res.headersSent || res.stream.closed) return;
       if (isGrpc) grpcReply(res, status, String(body['error'] ?? ''), headers);
       else localReply(res, status, body, headers);
       finish(status);
     };
-    const target = this.#resolve(tables, ctx, req, reply);
-    if (!target) return;
-    if ('redirect' in target) {
-      applyFilters(target.redirect, req, {}, res, ctx.listener.port);
-      finish(res.statusCode);
-      return;
-    }
-    const headers = withoutInternalHeaders(forwardableHeaders(req.headers, true));
-    const filtered = applyFilters(target.match, req, headers, res, ctx.listener.port);
-    if (filtered.done) {
-      finish(res.statusCode);
-      return;
-    }
-    const ruleName = target.match?.rule.name;
-    if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
-    headers[SERVICE_HEADER] = target.svcKey;
-    this.#mirror(tables, ctx, target.match, req, headers, filtered.path);
-    const policy = this.#rulePolicy(tables, target.match, isGrpc);
+    const prepared = this.#prepare(tables, ctx, req, res, reply, finish, isGrpc);
+    if (!prepared) return;
+    const { target, headers, filtered, policy } = prepared;
     const method = req.method;
     const authority = req.headers[':authority'] as string | undefined;
     const ex: Exchange = {

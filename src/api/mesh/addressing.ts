@@ -11,14 +11,43 @@
  *  - plaintext inbound:     127.4.0.0/16, one address per instance: where clients outside the mesh
  *                           reach it through its node proxy (PeerAuthentication decides)
  * An address is chosen by hashing its key and probing linearly past collisions, in key order, so
- * adding a resource moves nothing else unless it collides. The mesh's trust domain salts the hash,
- * so two meshes with different trust domains on one machine (tests, a benchmark beside the
- * quickstart) do not collide; two meshes with the same trust domain on one machine would.
+ * adding a resource moves nothing else unless it collides.
+ *
+ * Those blocks belong to the default trust domain (`cluster.local`). Any other trust domain gets a
+ * region of its own — one of 48 sets of blocks in 127.16.0.0–127.207.255.255, chosen by a hash of
+ * the trust domain, which also salts the address hash — so meshes with different trust domains on
+ * one machine (tests running in parallel, the benchmark beside the quickstart) do not share blocks.
+ * Two meshes with the same trust domain on one machine would collide.
  */
 
 export const INSTANCE_BLOCK = { base: ip4(127, 1, 0, 0), size: 1 << 16 };
 export const CAPTURE_BLOCK = { base: ip4(127, 2, 0, 0), size: 1 << 17 };
 export const PLAINTEXT_BLOCK = { base: ip4(127, 4, 0, 0), size: 1 << 16 };
+
+export interface AddressBlock {
+  base: number;
+  size: number;
+}
+
+const REGIONS = 48;
+
+/** The instance, capture and plaintext blocks of a trust domain's mesh (see the module comment). */
+export function addressBlocks(trustDomain: string): {
+  instance: AddressBlock;
+  capture: AddressBlock;
+  plaintext: AddressBlock;
+} {
+  if (trustDomain === 'cluster.local') {
+    return { instance: INSTANCE_BLOCK, capture: CAPTURE_BLOCK, plaintext: PLAINTEXT_BLOCK };
+  }
+  // Four /16s per region: instances, capture (a /15), plaintext.
+  const second = 16 + (hash32(`region|${trustDomain}`) % REGIONS) * 4;
+  return {
+    instance: { base: ip4(127, second, 0, 0), size: 1 << 16 },
+    capture: { base: ip4(127, second + 1, 0, 0), size: 1 << 17 },
+    plaintext: { base: ip4(127, second + 3, 0, 0), size: 1 << 16 },
+  };
+}
 
 function ip4(a: number, b: number, c: number, d: number): number {
   return ((a << 24) >>> 0) + (b << 16) + (c << 8) + d;
@@ -107,16 +136,10 @@ export function meshAddresses(
   capture: Map<string, string>;
   captureLimit?: string;
 } {
-  const instance = allocateAddresses(
-    instances.map((i) => instanceKey(i.namespace, i.instance)),
-    INSTANCE_BLOCK,
-    trustDomain,
-  );
-  const plaintext = allocateAddresses(
-    instances.map((i) => instanceKey(i.namespace, i.instance)),
-    PLAINTEXT_BLOCK,
-    trustDomain,
-  );
+  const blocks = addressBlocks(trustDomain);
+  const instanceKeys = instances.map((i) => instanceKey(i.namespace, i.instance));
+  const instance = allocateAddresses(instanceKeys, blocks.instance, trustDomain);
+  const plaintext = allocateAddresses(instanceKeys, blocks.plaintext, trustDomain);
   const pairs = instances.length * services.length;
   if (pairs > MAX_CAPTURE_PAIRS) {
     return {
@@ -128,6 +151,6 @@ export function meshAddresses(
   }
   const captureKeys: string[] = [];
   for (const i of instances) for (const s of services) captureKeys.push(captureKey(i, s));
-  const capture = allocateAddresses(captureKeys, CAPTURE_BLOCK, trustDomain);
+  const capture = allocateAddresses(captureKeys, blocks.capture, trustDomain);
   return { instance, plaintext, capture };
 }

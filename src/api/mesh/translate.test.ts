@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Resource } from '../resource.ts';
 import { parseResourceObject } from '../manifest/parse.ts';
+import { addressBlocks } from './addressing.ts';
 import {
   buildMeshModel,
   canonicalJson,
@@ -87,7 +88,9 @@ test('translate: replicas are placed over both nodes, identities follow the serv
   assert.deepEqual(new Set(reviews.map((i) => i.node)), new Set(['node-1', 'node-2']));
   for (const i of reviews) {
     assert.equal(i.spiffeId, 'spiffe://example.org/ns/default/sa/reviews');
-    assert.match(i.address, /^127\.1\.\d+\.\d+$/);
+    // In the instance block of example.org's address region.
+    const second = (addressBlocks('example.org').instance.base >>> 16) & 255;
+    assert.match(i.address, new RegExp(`^127\\.${second}\\.\\d+\\.\\d+$`));
   }
   const web = model.instances.find((i) => i.workload === 'web')!;
   assert.equal(web.node, 'node-1');
@@ -172,4 +175,18 @@ test('snapshotJson: the same snapshot as JSON.stringify, with the shared parts s
   assert.deepEqual(JSON.parse(snapshotJson(a)), JSON.parse(JSON.stringify(a)));
   assert.deepEqual(JSON.parse(snapshotJson(b)), JSON.parse(JSON.stringify(b)));
   assert.equal(a.services, b.services, 'mesh-wide parts are shared by reference between nodes');
+});
+
+test('address regions: the default trust domain keeps 127.1–127.4, others get a region of their own', () => {
+  assert.equal(addressBlocks('cluster.local').capture.base, ((127 << 24) >>> 0) + (2 << 16));
+  const regions = new Set<number>();
+  for (const td of ['a.test', 'b.test', 'c.test', 'res-retry.test', 'security-it.test']) {
+    const b = addressBlocks(td);
+    const second = (b.instance.base >>> 16) & 255;
+    assert.ok(second >= 16 && second + 3 <= 207, `${td} stays in 127.16–127.207`);
+    assert.equal((b.capture.base >>> 16) & 255, second + 1);
+    assert.equal((b.plaintext.base >>> 16) & 255, second + 3);
+    regions.add(second);
+  }
+  assert.ok(regions.size >= 3, 'different trust domains spread over regions');
 });
