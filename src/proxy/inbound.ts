@@ -20,15 +20,28 @@ import type { Duplex } from 'node:stream';
 import type { InstanceEntry, RateLimitPolicySpec, ServiceEntry } from '../api/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
 import { errorMessage, systemClock } from '../lib/index.ts';
-import { normalizePath } from '../policy/authz/index.ts';
-import type { Authorizer, Decision, PeerInfo, WorkloadAuthorizer } from '../policy/authz/index.ts';
+import { normalizePath, prepareConnection } from '../policy/authz/index.ts';
+import type {
+  Authorizer,
+  Decision,
+  PeerInfo,
+  PreparedConnection,
+  WorkloadAuthorizer,
+} from '../policy/authz/index.ts';
 import type { InboundPort, RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, xfccValue } from './http/index.ts';
+import { DownstreamConnection, forwardResponse, headerLines, UpstreamPool } from './http1/index.ts';
+import type {
+  Exchange as FastExchange,
+  FastRequest,
+  HeadHeaders,
+  UpstreamConnection,
+} from './http1/index.ts';
 import { splice } from './l4/index.ts';
 import { ListenerSet } from './listener/index.ts';
 import { RateLimiter, RedisGcraStore, RespClient } from './ratelimit/index.ts';
 import type { RateLimitResult } from './ratelimit/index.ts';
-import { parseHealthCheckAnnotation } from './resilience/index.ts';
+import { isIdempotent, parseHealthCheckAnnotation } from './resilience/index.ts';
 import { localReply } from './routing/index.ts';
 import type { ProxyMetrics } from './telemetry/index.ts';
 import type { TunnelStreamInfo } from './tunnel/index.ts';
@@ -44,6 +57,8 @@ interface InboundContext {
   metricsKey: string;
   /** The caller as NetworkPolicy sees it (labels only when its instance is known and proven). */
   peer?: PeerInfo;
+  /** The connection as the authorization engine reads it, parsed at its first request. */
+  prepared?: PreparedConnection;
 }
 
 /** Headers the source proxy adds for this proxy only (see outbound.ts); never forwarded. */
@@ -51,6 +66,13 @@ const ROUTE_HEADER = 'x-weft-route';
 const SERVICE_HEADER = 'x-weft-service';
 const PROBE_HEADER = 'x-weft-probe';
 const UPSTREAM_ERROR_HEADER = 'x-weft-upstream-error';
+
+/** The request fields authorization, rate limits and forwarding read, whichever server parsed it. */
+interface RequestLike {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: HeadHeaders;
+}
 
 interface PolicyLimiter {
   /** `ns/name` of the RateLimitPolicy. */
@@ -84,6 +106,8 @@ export class Inbound {
   #pendingH2: InboundContext | undefined;
   readonly #h2Ctx = new WeakMap<http2.Http2Session, InboundContext>();
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256 });
+  /** Keep-alive connections to local instances for the HTTP/1.1 fast path, per instance address:port. */
+  readonly #pool = new UpstreamPool();
   readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
   readonly #streams = new Set<Duplex>();
   readonly #l4 = new Set<{ ctx: InboundContext; peer: PeerInfo; close(): void }>();
@@ -198,7 +222,7 @@ export class Inbound {
    */
   async #rateLimit(
     ctx: InboundContext,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
+    req: RequestLike,
     limiters: PolicyLimiter[],
   ): Promise<RateLimitResult | undefined> {
     const url = req.url ?? '/';
@@ -242,10 +266,7 @@ export class Inbound {
    * The rate limiters of the service the caller addressed. A mesh caller names it (SERVICE_HEADER),
    * believed only when this instance port backs that service; otherwise the port's own service.
    */
-  #limitersFor(
-    ctx: InboundContext,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-  ): PolicyLimiter[] | undefined {
+  #limitersFor(ctx: InboundContext, req: RequestLike): PolicyLimiter[] | undefined {
     if (this.#limiters.size === 0) return undefined;
     const named = ctx.peerIdentity ? req.headers[SERVICE_HEADER] : undefined;
     if (typeof named === 'string') {
@@ -257,7 +278,7 @@ export class Inbound {
   }
 
   /** Is this the active health probe of a service that opted in (answered without authorization)? */
-  #isProbe(ctx: InboundContext, req: http.IncomingMessage | http2.Http2ServerRequest): boolean {
+  #isProbe(ctx: InboundContext, req: RequestLike): boolean {
     if (req.headers[PROBE_HEADER] !== 'health' || req.method !== 'GET' || !ctx.peerIdentity) return false;
     const svc = ctx.inbound.service;
     let path = this.#probePaths.get(svc);
@@ -281,6 +302,7 @@ export class Inbound {
     this.#plaintext.close();
     for (const s of this.#streams) s.destroy();
     this.#agent.destroy();
+    this.#pool.close();
     for (const s of this.#h2Upstreams.values()) s.destroy();
   }
 
@@ -456,7 +478,15 @@ export class Inbound {
           this.#h2.emit('connection', sniffed.stream);
           this.#pendingH2 = undefined;
         } else {
-          this.#h1.emit('connection', sniffed.stream);
+          // HTTP/1.1 takes the fast path; a request it declines hands the connection to #h1.
+          new DownstreamConnection(
+            sniffed.stream,
+            (req, ex) => this.#fastRequest(ctx, req, ex),
+            (s, reason) => {
+              this.#metrics.inc('weft_proxy_http1_full_path_total', `direction="inbound",reason="${reason}"`);
+              this.#h1.emit('connection', s);
+            },
+          );
         }
       },
       isTunnelStream,
@@ -522,13 +552,14 @@ export class Inbound {
     }
   }
 
-  #decide(ctx: InboundContext, req: http.IncomingMessage | http2.Http2ServerRequest): Decision {
+  #decide(ctx: InboundContext, req: RequestLike): Decision {
     const headers = req.headers;
     // The policies in force now, not when the connection opened: a pooled connection must not keep
     // a permission that a newer config took away (forWorkload is a cached lookup).
     const authorizer =
       this.#authz?.forWorkload(ctx.instance.namespace, ctx.instance.workload) ?? ctx.authorizer;
-    const decision = authorizer.checkRequest(this.#connInfo(ctx), {
+    ctx.prepared ??= prepareConnection(this.#connInfo(ctx));
+    const decision = authorizer.checkRequest(ctx.prepared, {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
       host: String(headers[':authority'] ?? headers.host ?? ''),
@@ -552,11 +583,7 @@ export class Inbound {
     this.#metrics.inc('weft_proxy_inbound_requests_total', `${ctx.metricsKey},code="${code}"`);
   }
 
-  #logDecision(
-    ctx: InboundContext,
-    d: Decision,
-    req: http.IncomingMessage | http2.Http2ServerRequest | undefined,
-  ): void {
+  #logDecision(ctx: InboundContext, d: Decision, req: RequestLike | undefined): void {
     this.#logger.info('authz decision', {
       decision: d.allowed ? 'allow' : 'deny',
       source: ctx.peerIdentity,
@@ -571,11 +598,7 @@ export class Inbound {
     });
   }
 
-  #upstreamHeaders(
-    ctx: InboundContext,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    keepTe: boolean,
-  ) {
+  #upstreamHeaders(ctx: InboundContext, req: RequestLike, keepTe: boolean) {
     const headers = forwardableHeaders(req.headers, keepTe);
     // Always replaced: a caller's own XFCC never reaches the workload; plaintext callers have none.
     if (ctx.peerIdentity)
@@ -625,6 +648,114 @@ export class Inbound {
       (err: unknown) => {
         this.#logger.error('rate limit check failed', { error: err });
         localReply(res, 500, { error: 'rate limit check failed' });
+      },
+    );
+  }
+
+  /**
+   * An HTTP/1.1 request on the fast path (docs/architecture.md, "The HTTP/1.1 fast path"): the same
+   * checks as #onH1Request — path normalisation, authorization, rate limits — then forwarded over a
+   * pooled keep-alive connection to the instance with http1's codec instead of Node's HTTP
+   * machinery. Health probes and unnormalisable paths are declined (false) and take the full path.
+   */
+  #fastRequest(ctx: InboundContext, req: FastRequest, ex: FastExchange): boolean | string {
+    const head = req.head;
+    const path = normalizedTarget(head.url);
+    if (path === undefined) return 'path';
+    if (this.#isProbe(ctx, head)) return 'health probe';
+    const decision = this.#decide(ctx, head);
+    if (!decision.allowed) {
+      ex.replyJson(403, JSON.parse(denialBody(decision)) as Record<string, unknown>, {
+        'x-weft-denied-by': decision.policy ?? 'default-deny',
+      });
+      this.#countRequest(ctx, 403);
+      return true;
+    }
+    const headers = this.#upstreamHeaders(ctx, head, false);
+    const text = `${head.method} ${path} HTTP/1.1\r\n${headerLines(headers)}\r\n`;
+    const data = req.body === undefined ? text : Buffer.concat([Buffer.from(text, 'latin1'), req.body]);
+    const limiters = this.#limitersFor(ctx, head);
+    if (limiters === undefined) {
+      this.#fastForward(ctx, data, head.method, ex, undefined, isIdempotent(head.method));
+      return true;
+    }
+    this.#rateLimit(ctx, head, limiters).then(
+      (rl) => {
+        if (ex.destroyed) return;
+        if (rl && !rl.allowed) {
+          this.#countRequest(ctx, 429);
+          ex.replyJson(
+            rl.status,
+            { error: 'rate limited', rule: rl.rule, storeUnavailable: rl.storeFailure },
+            Object.fromEntries(rl.headers),
+          );
+          return;
+        }
+        this.#fastForward(ctx, data, head.method, ex, rl, isIdempotent(head.method));
+      },
+      (err: unknown) => {
+        this.#logger.error('rate limit check failed', { error: err });
+        ex.replyJson(500, { error: 'rate limit check failed' });
+      },
+    );
+    return true;
+  }
+
+  /**
+   * Send a fast-path request to the local instance. A pooled connection can be closed by the
+   * instance just as a request is written to it (the keep-alive race every client pool has); an
+   * idempotent request that failed that way, with nothing answered, is tried once more on a new
+   * connection.
+   */
+  #fastForward(
+    ctx: InboundContext,
+    data: string | Buffer,
+    method: string,
+    ex: FastExchange,
+    rl: RateLimitResult | undefined,
+    mayRetry: boolean,
+  ): void {
+    const key = `${ctx.instance.address}:${ctx.port}`;
+    let opened = false;
+    const conn: UpstreamConnection = this.#pool.acquire(key, () => {
+      opened = true;
+      return net.connect({ host: ctx.instance.address, port: ctx.port, noDelay: true });
+    });
+    const onClientGone = () => {
+      if (!ex.finished) conn.discard();
+    };
+    conn.send(data, method === 'HEAD').then(
+      (r) => {
+        if (ex.destroyed) {
+          conn.discard();
+          return;
+        }
+        const status = r.head.status;
+        this.#countRequest(ctx, status);
+        ex.once('close', onClientGone);
+        forwardResponse(
+          conn,
+          r,
+          ex,
+          rl && rl.headers.length > 0 ? Object.fromEntries(rl.headers) : undefined,
+        );
+      },
+      (err: unknown) => {
+        if (ex.destroyed) return;
+        if (!opened && mayRetry) {
+          this.#fastForward(ctx, data, method, ex, rl, false);
+          return;
+        }
+        ex.replyJson(
+          503,
+          {
+            error: 'upstream unavailable',
+            service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
+            instance: ctx.instance.name,
+            cause: errorMessage(err),
+          },
+          connectRefused(err) ? { [UPSTREAM_ERROR_HEADER]: 'connect' } : {},
+        );
       },
     );
   }

@@ -41,6 +41,8 @@ import { compileRouter, pickWeighted } from '../policy/routing/index.ts';
 import type { RouteMatchResult, Router } from '../policy/routing/index.ts';
 import type { RuntimeConfig } from './config/index.ts';
 import { forwardableHeaders, sniffHttp, writeChunkByChunk } from './http/index.ts';
+import { DownstreamConnection, forwardResponse, headerLines, UpstreamPool } from './http1/index.ts';
+import type { Exchange as FastExchange, FastRequest, HeadHeaders } from './http1/index.ts';
 import { splice } from './l4/index.ts';
 import { ListenerSet } from './listener/index.ts';
 import { createBalancer, hashKeyFor } from './lb/index.ts';
@@ -208,6 +210,29 @@ interface TryResult {
   discard?: () => void;
 }
 
+/** What the resilience loop needs of the response side: Node's response classes and the fast path's. */
+interface ResponseState {
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  destroy(): void;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/** The request body as the retry decision sees it. */
+interface RetryableBody {
+  /** Body size when it can be sent again; -1 when it cannot. */
+  replayableBytes(): number;
+  /** The current try failed: stop feeding it. */
+  detach(): void;
+}
+
+/** The request fields routing and hashing read, whichever server parsed the request. */
+interface RequestLike {
+  readonly method?: string | undefined;
+  readonly url?: string | undefined;
+  readonly headers: HeadHeaders;
+}
+
 /** One request being forwarded, whatever its protocol: what #run needs to drive the tries. */
 interface Exchange {
   tables: OutboundTables;
@@ -219,8 +244,8 @@ interface Exchange {
   method: string;
   path: string;
   debug: boolean;
-  body: ReplayBody;
-  res: http.ServerResponse | http2.Http2ServerResponse;
+  body: RetryableBody;
+  res: ResponseState;
   srcSvc: string;
   reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void;
   send: (ep: LbEndpointEntry, signal: AbortSignal) => Promise<TryResult>;
@@ -239,6 +264,8 @@ export interface OutboundOptions {
 interface ConnContext {
   listener: ListenerEntry;
   source: InstanceEntry;
+  /** Metric labels of the connection's (source, destination service), built at its first request. */
+  metricsKey?: string;
 }
 
 export class Outbound {
@@ -255,6 +282,8 @@ export class Outbound {
   readonly #connContext = new WeakMap<object, ConnContext>();
   #pendingH2: ConnContext | undefined;
   readonly #h2SessionContext = new WeakMap<http2.Http2Session, ConnContext>();
+  /** Keep-alive CONNECT streams of the HTTP/1.1 fast path, per (source identity, endpoint). */
+  readonly #pool = new UpstreamPool();
   /** One HTTP/1.1 keep-alive pool per source identity; connections are CONNECT streams. */
   readonly #agents = new Map<string, http.Agent>();
   /** One HTTP/2 session per (source identity, endpoint), running over a CONNECT stream. */
@@ -302,6 +331,7 @@ export class Outbound {
     for (const s of this.#sockets) s.destroy();
     for (const a of this.#agents.values()) a.destroy();
     for (const s of this.#h2Sessions.values()) s.destroy();
+    this.#pool.close();
   }
 
   #onConnection(socket: net.Socket, key: string): void {
@@ -327,7 +357,15 @@ export class Outbound {
         this.#h2.emit('connection', sniffed.stream);
         this.#pendingH2 = undefined;
       } else {
-        this.#h1.emit('connection', sniffed.stream);
+        // HTTP/1.1 takes the fast path; a request it declines hands the connection to #h1.
+        new DownstreamConnection(
+          sniffed.stream,
+          (req, ex) => this.#fastRequest(ctx, req, ex),
+          (stream, reason) => {
+            this.#metrics.inc('weft_proxy_http1_full_path_total', `direction="outbound",reason="${reason}"`);
+            this.#h1.emit('connection', stream);
+          },
+        );
       }
     });
   }
@@ -698,7 +736,7 @@ export class Outbound {
   #resolve(
     tables: OutboundTables,
     ctx: ConnContext,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
+    req: RequestLike,
     reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void,
   ):
     | { redirect: RouteMatchResult }
@@ -723,7 +761,7 @@ export class Outbound {
     const path = normalized.path;
     const query = q < 0 ? '' : url.slice(q + 1);
     const headers = req.headers;
-    const host = (headers[':authority'] as string | undefined) ?? headers.host ?? '';
+    const host = String(headers[':authority'] ?? headers['host'] ?? '');
     let match: RouteMatchResult | undefined;
     let backend = { namespace: svc.namespace, name: svc.name, port: ctx.listener.port };
     if (router.hasRoutes) {
@@ -772,7 +810,7 @@ export class Outbound {
             return Array.isArray(v) ? v.join(',') : v;
           },
           query: (n: string) => new URLSearchParams(query).get(n) ?? undefined,
-          cookie: (n: string) => cookieValue(headers.cookie, n),
+          cookie: (n: string) => cookieValue(headers['cookie'] as string | undefined, n),
           sourceIp: ctx.source.address,
         })
       : undefined;
@@ -812,10 +850,10 @@ export class Outbound {
   /** Per-request metric labels and the function that records the outcome and latency. */
   #requestMetrics(ctx: ConnContext): { srcSvc: string; finish(code: number): void } {
     const started = performance.now();
-    const srcSvc = this.#metrics.key({
+    const srcSvc = (ctx.metricsKey ??= this.#metrics.key({
       source: ctx.source.spiffeId,
       destination: `${ctx.listener.service.namespace}/${ctx.listener.service.name}`,
-    });
+    }));
     return {
       srcSvc,
       finish: (code) => {
@@ -880,6 +918,7 @@ export class Outbound {
     const method = req.method ?? 'GET';
     const knownEmpty =
       req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+    const body = new ReplayBody(req, policy.retry.maxBufferedBodyBytes, knownEmpty);
     const ex: Exchange = {
       tables,
       ctx,
@@ -890,7 +929,7 @@ export class Outbound {
       method,
       path: filtered.path,
       debug: req.headers[DEBUG_HEADER] === '1',
-      body: new ReplayBody(req, policy.retry.maxBufferedBodyBytes, knownEmpty),
+      body,
       res,
       srcSvc,
       reply,
@@ -938,7 +977,7 @@ export class Outbound {
               },
             });
           });
-          ex.body.attach(upstream);
+          body.attach(upstream);
           res.once('close', () => {
             if (!res.writableFinished) upstream.destroy();
           });
@@ -947,6 +986,128 @@ export class Outbound {
         reply(fault.abortHttp || 500, { error: 'fault injected', fault: policy.faultName }, extra),
     };
     void this.#run(ex);
+  }
+
+  /**
+   * An HTTP/1.1 request on the fast path (docs/architecture.md, "The HTTP/1.1 fast path"): routed,
+   * balanced and driven through the same resilience loop as #onH1Request, but parsed by http1's
+   * codec and forwarded over pooled CONNECT streams without Node's HTTP machinery. Returns false,
+   * having answered nothing, when the matched rule has filters (redirects, rewrites, header changes,
+   * mirrors, faults): those requests, and the rest of the connection, go to #h1.
+   */
+  #fastRequest(ctx: ConnContext, req: FastRequest, ex: FastExchange): boolean | string {
+    const tables = this.#tables;
+    if (!tables) return 'no config';
+    const head = req.head;
+    const { srcSvc, finish } = this.#requestMetrics(ctx);
+    const reply = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      if (ex.headersSent || ex.destroyed) return;
+      ex.replyJson(status, body, headers);
+      finish(status);
+    };
+    const target = this.#resolve(tables, ctx, head, reply);
+    if (target === undefined) return true;
+    if ('redirect' in target || (target.match !== undefined && target.match.rule.filters.length > 0))
+      return 'route filters';
+    const headers = withoutInternalHeaders(forwardableHeaders(head.headers));
+    const ruleName = target.match?.rule.name;
+    if (ruleName !== undefined) headers[ROUTE_HEADER] = ruleName;
+    headers[SERVICE_HEADER] = target.svcKey;
+    const method = head.method;
+    const text = `${method} ${head.url} HTTP/1.1\r\n${headerLines(headers)}\r\n`;
+    const data = req.body === undefined ? text : Buffer.concat([Buffer.from(text, 'latin1'), req.body]);
+    const bodyBytes = req.body?.length ?? 0;
+    const x: Exchange = {
+      tables,
+      ctx,
+      plan: target.plan,
+      targetPort: target.targetPort,
+      hashKey: target.hashKey,
+      policy: this.#rulePolicy(tables, target.match, false),
+      method,
+      path: head.url,
+      debug: head.headers[DEBUG_HEADER] === '1',
+      body: { replayableBytes: () => bodyBytes, detach: () => undefined },
+      res: ex,
+      srcSvc,
+      reply,
+      send: (ep, signal) =>
+        this.#fastSend(tables, ctx.source, ep, target.targetPort, data, method, ex, finish, signal),
+      abort: (fault, extra) =>
+        reply(fault.abortHttp || 500, { error: 'fault injected', fault: x.policy.faultName }, extra),
+    };
+    void this.#run(x);
+    return true;
+  }
+
+  /** One try of a fast-path request: a pooled CONNECT stream to `ep`, the request, the response head. */
+  #fastSend(
+    tables: OutboundTables,
+    source: InstanceEntry,
+    ep: LbEndpointEntry,
+    port: number,
+    data: string | Buffer,
+    method: string,
+    ex: FastExchange,
+    finish: (code: number) => void,
+    signal: AbortSignal,
+  ): Promise<TryResult> {
+    let up;
+    try {
+      up = this.#pool.acquire(`${source.spiffeId}|${ep.address}:${port}`, () =>
+        this.#fastTunnel(tables, source, ep, port),
+      );
+    } catch (err) {
+      return Promise.resolve({ status: 0, outcome: OUTCOME_CONNECT_FAILURE, grpc: GRPC_NONE, error: err });
+    }
+    const conn = up;
+    const onAbort = () => conn.discard();
+    signal.addEventListener('abort', onAbort, { once: true });
+    return conn.send(data, method === 'HEAD').then(
+      (r): TryResult => {
+        signal.removeEventListener('abort', onAbort);
+        const status = r.head.status;
+        return {
+          status,
+          outcome:
+            status === 503 && r.head.headers[UPSTREAM_ERROR_HEADER] === 'connect'
+              ? OUTCOME_CONNECT_FAILURE
+              : status,
+          grpc: GRPC_NONE,
+          error: undefined,
+          discard: () => conn.discard(),
+          commit: (extra) => {
+            ex.once('close', () => {
+              if (ex.finished) finish(status);
+            });
+            // A client gone mid-response leaves the upstream mid-message: it cannot be reused.
+            ex.once('close', () => {
+              if (!ex.finished) conn.discard();
+            });
+            forwardResponse(conn, r, ex, extra);
+          },
+        };
+      },
+      (err: unknown): TryResult => {
+        signal.removeEventListener('abort', onAbort);
+        return { status: 0, outcome: errorOutcome(err), grpc: GRPC_NONE, error: err };
+      },
+    );
+  }
+
+  /** A CONNECT stream for the fast path's pool; a refusal by the destination proxy fails the try. */
+  #fastTunnel(tables: OutboundTables, source: InstanceEntry, ep: EndpointEntry, port: number): Duplex {
+    const stream = writeChunkByChunk(this.#tunnelStream(tables, source, ep, port));
+    (stream as http2.ClientHttp2Stream).once('response', (h) => {
+      const status = Number(h[':status']);
+      if (status === 200) return;
+      const err = new Error(
+        `the destination proxy refused the stream: ${status} ${String(h['x-weft-denied-by'] ?? h['x-weft-error'] ?? '')}`,
+      );
+      (err as NodeJS.ErrnoException).code = 'ECONNRESET';
+      stream.destroy(err);
+    });
+    return stream;
   }
 
   /**
@@ -1257,6 +1418,7 @@ export class Outbound {
     const { target, headers, filtered, policy } = prepared;
     const method = req.method;
     const authority = req.headers[':authority'] as string | undefined;
+    const body = new ReplayBody(req, policy.retry.maxBufferedBodyBytes, false);
     const ex: Exchange = {
       tables,
       ctx,
@@ -1267,7 +1429,7 @@ export class Outbound {
       method,
       path: filtered.path,
       debug: req.headers[DEBUG_HEADER] === '1',
-      body: new ReplayBody(req, policy.retry.maxBufferedBodyBytes, false),
+      body,
       res,
       srcSvc,
       reply,
@@ -1332,7 +1494,7 @@ export class Outbound {
               },
             });
           });
-          ex.body.attach(upstream);
+          body.attach(upstream);
           res.once('close', cancel);
         }),
       abort: (fault, extra) => {

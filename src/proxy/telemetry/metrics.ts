@@ -48,6 +48,10 @@ export class ProxyMetrics {
     this.#help.set('weft_proxy_request_duration_ms', 'HTTP request latency seen by the proxy (ms)');
     this.#help.set('weft_proxy_denied_total', 'Requests or connections denied by authorization');
     this.#help.set('weft_proxy_errors_total', 'Failures by kind');
+    this.#help.set(
+      'weft_proxy_http1_full_path_total',
+      'HTTP/1.1 connections handed from the fast path to the full HTTP server, by reason',
+    );
   }
 
   /** Build the label key once and reuse it. */
