@@ -15,8 +15,8 @@
  *   finished the message either.
  *
  * The generators draw from tricky alphabets (CR, LF, NUL, tab, space, colon, comma, DEL, high bytes).
- * Inputs that hit a known, documented divergence (see the `todo` tests here and in codec.test.ts) are
- * counted and left out of the passing properties; the `todo` properties run without that filter.
+ * The first properties count inputs that once hit a divergence (fixed since; codec.test.ts has the
+ * regression tests) and leave them out; the "with no input left out" properties run without that filter.
  * Two llhttp behaviours the codec rightly does not copy are left out too: Node's client decides
  * keep-alive for a HEAD response as if a body could follow, and does not take "chunked" followed by a
  * tab as chunked.
@@ -361,10 +361,10 @@ const requestHead = fc
     return `${method}${sp1}${target}${sp2}${version}${eol1}${all.join('')}${last}`;
   });
 
-// ---- known divergences -------------------------------------------------------------------------
+// ---- divergences found earlier (fixed; kept as filters of the first properties) -------------------------------------------------------------------------
 
 /**
- * Header names that collide with Object.prototype members (codec.test.ts, todo). `__proto__` too:
+ * Header names that collide with Object.prototype members (codec.test.ts). `__proto__` too:
  * node:http drops such a field (its headers object has a prototype); a codec building its headers
  * without one keeps it.
  */
@@ -449,22 +449,12 @@ test(
   },
 );
 
-test(
-  'parseRequestHead ok ⇒ Node accepts and agrees, with no input left out',
-  {
-    ...BOUND,
-    todo:
-      'fails on the known divergences of codec.test.ts: methods llhttp does not know ("FOO", "get", ' +
-      '"PRI"), targets with bytes 0x80-0xFF, and fields named like Object.prototype members ' +
-      '("constructor: x")',
-  },
-  async () => {
-    await fc.assert(
-      fc.asyncProperty(requestHead, (text) => checkRequest(text, false, new Map())),
-      FC_OPTIONS,
-    );
-  },
-);
+test('parseRequestHead ok ⇒ Node accepts and agrees, with no input left out', BOUND, async () => {
+  await fc.assert(
+    fc.asyncProperty(requestHead, (text) => checkRequest(text, false, new Map())),
+    FC_OPTIONS,
+  );
+});
 
 test('request examples: edge cases agree with Node', BOUND, async () => {
   const stats = new Map<string, number>();
@@ -654,23 +644,12 @@ test(
   },
 );
 
-test(
-  'parseResponseHead ok ⇒ Node agrees, with no input left out',
-  {
-    ...BOUND,
-    todo:
-      'fails on fields named like Object.prototype members ("constructor: x" gives ' +
-      '"function Object() { [native code] }, x"; Node gives "x"), and on bodiless responses (HEAD, ' +
-      '1xx, 204, 304) whose Content-Length is invalid or comes with Transfer-Encoding, which the ' +
-      'codec takes and llhttp refuses (HPE_INVALID_CONTENT_LENGTH / HPE_INVALID_TRANSFER_ENCODING)',
-  },
-  async () => {
-    await fc.assert(
-      fc.asyncProperty(responseCase, ([text, method]) => checkResponse(text, method, false, new Map())),
-      FC_OPTIONS,
-    );
-  },
-);
+test('parseResponseHead ok ⇒ Node agrees, with no input left out', BOUND, async () => {
+  await fc.assert(
+    fc.asyncProperty(responseCase, ([text, method]) => checkResponse(text, method, false, new Map())),
+    FC_OPTIONS,
+  );
+});
 
 test('response examples: every framing agrees with Node', BOUND, async () => {
   const stats = new Map<string, number>();
@@ -768,7 +747,7 @@ function strictExtensions(ext: string): boolean {
 /**
  * The chunked body at the start of `s` when it follows RFC 9112 §7.1 strictly (no BWS, trailer fields
  * well formed): its length and decoded data; else undefined. Bodies outside this grammar are where
- * the framer is known to be more lenient than llhttp (the `todo` property below).
+ * the framer once was more lenient than llhttp (the "no input left out" property below checks it is not).
  */
 function strictChunked(s: string): { length: number; data: string } | undefined {
   let at = 0;
@@ -861,21 +840,9 @@ test('ChunkedFramer done ⇒ Node accepts the body and ends it at the same byte'
   assert.ok((stats.get('done') ?? 0) > RUNS / 5, JSON.stringify([...stats]));
 });
 
-test(
-  'ChunkedFramer done ⇒ Node agrees, with no input left out',
-  {
-    ...BOUND,
-    todo:
-      'the framer is more lenient than llhttp: a trailer section may start with a bare LF ' +
-      '("0\\r\\n\\nX\\r\\n\\r\\n"), trailer lines are not checked at all ("0\\r\\nno-colon\\r\\n\\r\\n", ' +
-      '"0\\r\\nX : y\\r\\n\\r\\n", "0\\r\\nX: a\\x00b\\r\\n\\r\\n"), whitespace may follow a chunk size and ' +
-      'then anything ("1 \\r\\n", "1 ;a\\r\\n", "1 x\\r\\n"), extensions are not checked ("1;\\r\\n", ' +
-      '"1;a\\x00\\r\\n"); llhttp refuses all of these',
-  },
-  async () => {
-    await fc.assert(
-      fc.asyncProperty(chunkedBody, (text) => checkFramer(text, false, new Map())),
-      FC_OPTIONS,
-    );
-  },
-);
+test('ChunkedFramer done ⇒ Node agrees, with no input left out', BOUND, async () => {
+  await fc.assert(
+    fc.asyncProperty(chunkedBody, (text) => checkFramer(text, false, new Map())),
+    FC_OPTIONS,
+  );
+});

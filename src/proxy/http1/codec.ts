@@ -67,15 +67,21 @@ function isFieldValue(s: string): boolean {
   return true;
 }
 
-/** Request target in origin form: starts with '/', no space or control character. */
+/** Request target in origin form: starts with '/', visible ASCII only (llhttp refuses the rest). */
 function isOriginForm(s: string): boolean {
   if (s.charCodeAt(0) !== 47) return false;
   for (let i = 1; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c <= 32 || c === 127) return false;
+    if (c <= 32 || c >= 127) return false;
   }
   return true;
 }
+
+/**
+ * Methods the fast path takes: the common ones, spelled as registered (RFC 9110 §9, RFC 5789). Any
+ * other token goes to llhttp, which knows its own list and refuses the rest.
+ */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE']);
 
 /** Headers Node keeps only the first of (node:http `IncomingMessage` rules, the ones that matter here). */
 const SINGLE = new Set([
@@ -99,6 +105,8 @@ const SINGLE = new Set([
 ]);
 
 function addHeader(headers: HeadHeaders, name: string, value: string): void {
+  // node:http drops it too; as a key it would be the object's prototype slot.
+  if (name === '__proto__') return;
   const prev = headers[name];
   if (prev === undefined) {
     headers[name] = name === 'set-cookie' ? [value] : value;
@@ -162,8 +170,10 @@ export function connectionHas(value: string | string[] | undefined, token: strin
 export function parseRequestHead(buf: Buffer, start: number): RequestParse {
   const endIdx = buf.indexOf(HEAD_END, start);
   if (endIdx < 0) {
-    if (buf.length - start > MAX_HEAD_BYTES) return { kind: 'other', reason: 'head too large' };
-    // A stray LF without CR would never complete a head here; llhttp refuses it.
+    // +3: the head may be whole but for the last bytes of its CRLFCRLF.
+    if (buf.length - start > MAX_HEAD_BYTES + 3) return { kind: 'other', reason: 'head too large' };
+    // A head with bare LF line ends never shows a CRLFCRLF; llhttp answers it at once.
+    if (hasBareLfBytes(buf, start)) return { kind: 'other', reason: 'bare LF' };
     return { kind: 'incomplete' };
   }
   if (endIdx - start > MAX_HEAD_BYTES) return { kind: 'other', reason: 'head too large' };
@@ -177,10 +187,11 @@ export function parseRequestHead(buf: Buffer, start: number): RequestParse {
   const method = line.slice(0, sp1);
   const url = line.slice(sp1 + 1, sp2);
   if (line.slice(sp2 + 1) !== 'HTTP/1.1') return { kind: 'other', reason: 'not HTTP/1.1' };
-  if (!isToken(method) || method === 'CONNECT') return { kind: 'other', reason: 'method' };
+  if (!METHODS.has(method)) return { kind: 'other', reason: 'method' };
   if (!isOriginForm(url)) return { kind: 'other', reason: 'request target' };
   if (hasBareLf(text)) return { kind: 'other', reason: 'bare LF' };
-  const headers: HeadHeaders = {};
+  // No prototype: a field named `constructor` or `__proto__` is a field like any other.
+  const headers: HeadHeaders = Object.create(null) as HeadHeaders;
   if (lineEnd >= 0) {
     const bad = parseFields(text, lineEnd + 2, headers);
     if (bad !== undefined) return { kind: 'other', reason: bad };
@@ -206,6 +217,16 @@ export function parseRequestHead(buf: Buffer, start: number): RequestParse {
       headBytes: endIdx + 4 - start,
     },
   };
+}
+
+/** Is there an LF not preceded by CR in `buf[start..]`? */
+function hasBareLfBytes(buf: Buffer, start: number): boolean {
+  let i = buf.indexOf(LF, start);
+  while (i >= 0) {
+    if (i === start || buf[i - 1] !== CR) return true;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return false;
 }
 
 /** Does the head use a line ending other than CRLF (a bare LF or CR)? */
@@ -263,7 +284,7 @@ export const HOP_BY_HOP = new Set([
 export function parseResponseHead(buf: Buffer, start: number, headRequest: boolean): ResponseParse {
   const endIdx = buf.indexOf(HEAD_END, start);
   if (endIdx < 0) {
-    if (buf.length - start > MAX_HEAD_BYTES) return { kind: 'error', reason: 'response head too large' };
+    if (buf.length - start > MAX_HEAD_BYTES + 3) return { kind: 'error', reason: 'response head too large' };
     return { kind: 'incomplete' };
   }
   if (endIdx - start > MAX_HEAD_BYTES) return { kind: 'error', reason: 'response head too large' };
@@ -278,7 +299,7 @@ export function parseResponseHead(buf: Buffer, start: number, headRequest: boole
   const status = parseLength(line.slice(9, 12));
   if ((minor !== 0 && minor !== 1) || status < 100 || status > 999 || (line.length > 12 && line[12] !== ' '))
     return { kind: 'error', reason: 'bad status line' };
-  const headers: HeadHeaders = {};
+  const headers: HeadHeaders = Object.create(null) as HeadHeaders;
   let clean = true;
   if (lineEnd >= 0) {
     const bad = parseFields(text, lineEnd + 2, headers);
@@ -295,15 +316,20 @@ export function parseResponseHead(buf: Buffer, start: number, headRequest: boole
   let length = 0;
   const te = headers['transfer-encoding'];
   const cl = headers['content-length'];
+  // Checked whether or not a body follows, as llhttp does.
+  if (te !== undefined && cl !== undefined)
+    return { kind: 'error', reason: 'both transfer-encoding and content-length' };
+  if (cl !== undefined) {
+    length = parseLength(cl as string);
+    if (length < 0) return { kind: 'error', reason: 'bad content-length' };
+  }
   if (headRequest || status < 200 || status === 204 || status === 304) {
     framing = BODY_NONE;
+    length = 0;
   } else if (te !== undefined) {
-    if (cl !== undefined) return { kind: 'error', reason: 'both transfer-encoding and content-length' };
     const codings = (te as string).toLowerCase().split(',');
     framing = codings[codings.length - 1]!.trim() === 'chunked' ? BODY_CHUNKED : BODY_UNTIL_CLOSE;
   } else if (cl !== undefined) {
-    length = parseLength(cl as string);
-    if (length < 0) return { kind: 'error', reason: 'bad content-length' };
     framing = length === 0 ? BODY_NONE : BODY_LENGTH;
   }
   if (framing === BODY_UNTIL_CLOSE) close = true;
@@ -315,16 +341,22 @@ export function parseResponseHead(buf: Buffer, start: number, headRequest: boole
 
 /**
  * Finds where a chunked body ends while its bytes are relayed unchanged (RFC 9112 §7.1): chunk-size
- * lines (extensions allowed and ignored), data, CRLF, and the trailer section up to its blank line.
+ * lines, data, CRLF, and the trailer section up to its blank line. As strict as llhttp: a size is hex
+ * digits followed by CRLF or by extensions (`;` and a token, no control characters); trailer lines
+ * are field lines (token name, colon, value without control characters); line ends are CRLF.
  */
 export class ChunkedFramer {
-  // 0: size digits, 1: rest of the size line (extensions) until LF, 2: data, 3: CR after data,
-  // 4: LF after data, 5: trailer line start, 6: inside a trailer line, 7: LF ending the last line.
+  // 0: size digits, 1: first byte of an extension name, 10: rest of the name, 11: first byte of an
+  // extension value, 12: rest of a token value, 13: inside a quoted value, 14: after a backslash in
+  // it, 15: after its closing quote, 8: LF after the size line, 2: data, 3: CR after data, 4: LF after data, 5: start of a trailer line (or the blank line),
+  // 6: inside a trailer line, 9: LF ending a trailer line, 7: LF ending the blank line.
   #state = 0;
   #size = 0;
   #digits = 0;
   #remaining = 0;
   #done = false;
+  #line = '';
+  #trailerBytes = 0;
 
   get done(): boolean {
     return this.#done;
@@ -342,35 +374,61 @@ export class ChunkedFramer {
         case 0: {
           const d = hexValue(c);
           if (d >= 0) {
-            if (++this.#digits > 12) return -1;
+            // Leading zeros do not count towards the 12 digits a size may have.
+            if (++this.#digits > 12 && this.#size > 0) return -1;
             this.#size = this.#size * 16 + d;
-            i++;
-          } else if (this.#digits === 0) {
-            return -1;
-          } else if (c === CR || c === 59 /* ; */ || c === 32 || c === 9) {
-            this.#state = 1;
-            if (c !== CR) i++;
-          } else return -1;
+            if (this.#size > Number.MAX_SAFE_INTEGER / 16) return -1;
+          } else if (this.#digits === 0) return -1;
+          else if (c === 59 /* ; */) this.#state = 1;
+          else if (c === CR) this.#state = 8;
+          else return -1;
+          i++;
           break;
         }
         case 1:
-          if (c === CR) {
-            if (i + 1 >= end) {
-              i++;
-              this.#state = 8;
-              break;
-            }
-            if (buf[i + 1] !== LF) return -1;
-            i += 2;
-            this.#afterSizeLine();
-          } else if (c === LF) {
-            return -1;
-          } else i++;
+          if (c > 127 || TCHAR[c] === 0) return -1;
+          this.#state = 10;
+          i++;
           break;
-        case 8: // CR of the size line seen at the end of the previous buffer
+        case 10: // chunk-ext-name
+        case 12: // token chunk-ext-val
+          if (c === CR) this.#state = 8;
+          else if (c === 59) this.#state = 1;
+          else if (c === 61 /* = */ && this.#state === 10) this.#state = 11;
+          else if (c > 127 || TCHAR[c] === 0) return -1;
+          i++;
+          break;
+        case 11:
+          if (c === 34 /* " */) this.#state = 13;
+          else if (c <= 127 && TCHAR[c] === 1) this.#state = 12;
+          else return -1;
+          i++;
+          break;
+        case 13: // quoted-string: qdtext or quoted-pair
+          if (c === 34) this.#state = 15;
+          else if (c === 92 /* \\ */) this.#state = 14;
+          else if ((c < 32 && c !== 9) || c === 127) return -1;
+          i++;
+          break;
+        case 14:
+          if ((c < 32 && c !== 9) || c === 127) return -1;
+          this.#state = 13;
+          i++;
+          break;
+        case 15:
+          if (c === CR) this.#state = 8;
+          else if (c === 59) this.#state = 1;
+          else return -1;
+          i++;
+          break;
+        case 8:
           if (c !== LF) return -1;
           i++;
-          this.#afterSizeLine();
+          if (this.#size === 0) this.#state = 5;
+          else {
+            this.#remaining = this.#size;
+            this.#state = 2;
+          }
           break;
         case 2: {
           const n = Math.min(this.#remaining, end - i);
@@ -387,25 +445,31 @@ export class ChunkedFramer {
         case 4:
           if (c !== LF) return -1;
           i++;
-          this.#reset();
+          this.#state = 0;
+          this.#size = 0;
+          this.#digits = 0;
           break;
-        case 5: // start of a trailer line (or the final blank line)
-          if (c === CR) {
-            i++;
-            this.#state = 7;
-          } else {
-            i++;
+        case 5:
+          if (c === CR) this.#state = 7;
+          else if (c === LF) return -1;
+          else {
+            this.#line = String.fromCharCode(c);
             this.#state = 6;
           }
+          i++;
           break;
         case 6:
           if (c === CR) {
-            i++;
+            if (!isFieldLine(this.#line)) return -1;
             this.#state = 9;
           } else if (c === LF) return -1;
-          else i++;
+          else {
+            if (++this.#trailerBytes > MAX_HEAD_BYTES) return -1;
+            this.#line += String.fromCharCode(c);
+          }
+          i++;
           break;
-        case 9: // LF ending a trailer line
+        case 9:
           if (c !== LF) return -1;
           i++;
           this.#state = 5;
@@ -419,21 +483,13 @@ export class ChunkedFramer {
     }
     return i - start;
   }
+}
 
-  #afterSizeLine(): void {
-    if (this.#size === 0) {
-      this.#state = 5;
-      return;
-    }
-    this.#remaining = this.#size;
-    this.#state = 2;
-  }
-
-  #reset(): void {
-    this.#state = 0;
-    this.#size = 0;
-    this.#digits = 0;
-  }
+/** `name: value` with a token name, no space before the colon, no control character in the value. */
+function isFieldLine(line: string): boolean {
+  const colon = line.indexOf(':');
+  if (colon <= 0 || !isToken(line.slice(0, colon))) return false;
+  return isFieldValue(line.slice(colon + 1));
 }
 
 function hexValue(c: number): number {

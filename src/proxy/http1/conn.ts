@@ -304,6 +304,8 @@ export class UpstreamConnection {
 
   /** Write one request (head and whole body) and wait for the response head. */
   send(data: Buffer | string, headRequest: boolean): Promise<UpstreamResponse> {
+    if (this.#state === 'dead')
+      return Promise.reject(new UpstreamError('upstream connection already closed', 'ECONNRESET'));
     this.#state = 'head';
     this.#headRequest = headRequest;
     this.#reusable = true;
@@ -595,12 +597,14 @@ export function forwardResponse(
               .split(/\s*,\s*/),
           );
     for (const name in h.headers) {
-      if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+      // The framing fields stay whatever Connection lists: the body is relayed as framed.
+      if (HOP_BY_HOP.has(name) || (listed?.has(name) && name !== 'content-length')) continue;
       const v = h.headers[name]!;
       if (typeof v === 'string') s += `${name}: ${v}\r\n`;
       else for (const one of v) s += `${name}: ${one}\r\n`;
     }
-    if (h.framing === BODY_CHUNKED) s += 'transfer-encoding: chunked\r\n';
+    // The codings as sent: the bytes are relayed unchanged.
+    if (h.framing === BODY_CHUNKED) s += `transfer-encoding: ${String(h.headers['transfer-encoding'])}\r\n`;
     if (extra !== undefined) s += headerLines(extra);
     if (ex.closeAfter) s += 'connection: close\r\n';
     up.relay(ex, s + '\r\n');
