@@ -580,7 +580,7 @@ export class Inbound {
   }
 
   #countRequest(ctx: InboundContext, code: number): void {
-    this.#metrics.inc('weft_proxy_inbound_requests_total', `${ctx.metricsKey},code="${code}"`);
+    this.#metrics.inc('weft_proxy_inbound_requests_total', this.#metrics.withCode(ctx.metricsKey, code));
   }
 
   #logDecision(ctx: InboundContext, d: Decision, req: RequestLike | undefined): void {

@@ -857,7 +857,7 @@ export class Outbound {
     return {
       srcSvc,
       finish: (code) => {
-        this.#metrics.inc('weft_proxy_requests_total', `${srcSvc},code="${code}"`);
+        this.#metrics.inc('weft_proxy_requests_total', this.#metrics.withCode(srcSvc, code));
         this.#metrics.observe('weft_proxy_request_duration_ms', srcSvc, performance.now() - started);
       },
     };

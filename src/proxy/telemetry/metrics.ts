@@ -27,7 +27,10 @@ function labels(obj: Record<string, string>): string {
 
 export class ProxyMetrics {
   readonly #counters = new Map<string, Map<string, number>>();
-  readonly #histograms = new Map<string, Histogram>();
+  /** Histograms by name, then label key (no string is built per observation). */
+  readonly #histograms = new Map<string, Map<string, Histogram>>();
+  /** `key,code="N"` label strings, built once per (key, code). */
+  readonly #codeKeys = new Map<string, Map<number, string>>();
   readonly #help = new Map<string, string>();
   #gauges: () => Record<string, number> = () => ({});
 
@@ -66,10 +69,20 @@ export class ProxyMetrics {
   }
 
   observe(name: string, key: string, ms: number): void {
-    const k = `${name}{${key}}`;
-    let h = this.#histograms.get(k);
-    if (!h) this.#histograms.set(k, (h = new Histogram()));
+    let byKey = this.#histograms.get(name);
+    if (!byKey) this.#histograms.set(name, (byKey = new Map()));
+    let h = byKey.get(key);
+    if (!h) byKey.set(key, (h = new Histogram()));
     h.observe(ms);
+  }
+
+  /** The label key `key` plus `code="<code>"`, cached: a request's counter costs two Map lookups. */
+  withCode(key: string, code: number): string {
+    let byCode = this.#codeKeys.get(key);
+    if (!byCode) this.#codeKeys.set(key, (byCode = new Map()));
+    let k = byCode.get(code);
+    if (k === undefined) byCode.set(code, (k = `${key},code="${code}"`));
+    return k;
   }
 
   setGauges(fn: () => Record<string, number>): void {
@@ -86,14 +99,7 @@ export class ProxyMetrics {
       out.push(`# HELP ${name} ${this.#help.get(name) ?? name}`, `# TYPE ${name} counter`);
       for (const [key, v] of m) out.push(`${name}{${key}} ${v}`);
     }
-    const byName = new Map<string, [string, Histogram][]>();
-    for (const [k, h] of this.#histograms) {
-      const name = k.slice(0, k.indexOf('{'));
-      const list = byName.get(name) ?? [];
-      list.push([k.slice(name.length + 1, -1), h]);
-      byName.set(name, list);
-    }
-    for (const [name, list] of byName) {
+    for (const [name, list] of this.#histograms) {
       out.push(`# HELP ${name} ${this.#help.get(name) ?? name}`, `# TYPE ${name} histogram`);
       for (const [key, h] of list) {
         let cum = 0;
