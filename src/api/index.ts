@@ -146,7 +146,7 @@ export type {
   FaultAbort,
   GrpcStatusName,
 } from './resources/fault-injection.ts';
-export { UNIT_MS as RATE_LIMIT_UNIT_MS } from './resources/rate-limit-policy.ts';
+export { RATE_LIMIT_UNIT_MS } from './wire/durations.ts';
 export type {
   RateLimitPolicySpec,
   RateLimitRule,

@@ -5,6 +5,10 @@
  */
 import { isIP } from 'node:net';
 import { str, intOrString, int, type Schema } from './schema.ts';
+import { gatewayDurationMs, goDurationMs } from '../wire/durations.ts';
+
+// The parsers live with the wire types (the proxy reads pushed durations without loading schemas).
+export { gatewayDurationMs, goDurationMs };
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -82,44 +86,13 @@ export const portNumberOrName = (): Schema<number | string> =>
 // ---------------------------------------------------------------------------------------------
 // Durations
 
-const GATEWAY_DURATION = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
-const GO_DURATION = /^((\d+(\.\d+)?)(h|m|s|ms|us|µs|ns))+$/;
-const UNIT_MS: Record<string, number> = {
-  h: 3_600_000,
-  m: 60_000,
-  s: 1000,
-  ms: 1,
-  us: 0.001,
-  µs: 0.001,
-  ns: 0.000001,
-};
-
-function sumDuration(s: string): number {
-  let ms = 0;
-  for (const m of s.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) ms += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return ms;
-}
-
-/**
- * Gateway API Duration (GEP-2257): 1-4 groups of up to 5 digits with a unit h, m, s or ms, e.g.
- * `1h30m`, `500ms`. No fractions, no spaces.
- */
-export function gatewayDurationMs(s: string): number | undefined {
-  return GATEWAY_DURATION.test(s) ? sumDuration(s) : undefined;
-}
-
 export const gatewayDuration = (): Schema<string> =>
   str({
     check: (v) =>
-      GATEWAY_DURATION.test(v)
+      gatewayDurationMs(v) !== undefined
         ? undefined
         : `${JSON.stringify(v)} is not a Gateway API duration (GEP-2257): use 1-4 groups of up to 5 digits with h, m, s or ms, e.g. "10s", "1m30s", "500ms"`,
   });
-
-/** Istio/Go-style duration (`1.5s`, `100ms`, `5m`, `1h`), as the protobuf Duration fields accept. */
-export function goDurationMs(s: string): number | undefined {
-  return GO_DURATION.test(s) ? sumDuration(s) : undefined;
-}
 
 export const goDuration = (o: { minMs?: number } = {}): Schema<string> =>
   str({

@@ -9,28 +9,11 @@
 import { dnsSubdomain, goDuration } from '../manifest/formats.ts';
 import { type Schema, obj, int, num, oneOf, req, dflt } from '../manifest/schema.ts';
 import type { KindDef } from './common.ts';
+import { GRPC_STATUS_NAMES } from '../wire/grpc-status.ts';
+import type { GrpcStatusName } from '../wire/grpc-status.ts';
 
-/** gRPC status names (https://grpc.github.io/grpc/core/md_doc_statuscodes.html), index = numeric code. */
-export const GRPC_STATUS_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-] as const;
-export type GrpcStatusName = (typeof GRPC_STATUS_NAMES)[number];
+export { GRPC_STATUS_NAMES };
+export type { GrpcStatusName };
 
 export interface FaultDelay {
   /** How long to hold the request before forwarding it (Istio duration, at least 1ms). */

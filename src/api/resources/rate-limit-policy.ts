@@ -13,9 +13,10 @@ import { dnsSubdomain } from '../manifest/formats.ts';
 import { type Schema, obj, int, list, oneOf, req, dflt, str, CODES } from '../manifest/schema.ts';
 import { headerName, sectionName } from './route-common.ts';
 import type { KindDef } from './common.ts';
+import type { RateLimitUnit } from '../wire/durations.ts';
 
 export type RateLimitKeyType = 'SourceIdentity' | 'Header' | 'Path' | 'Route';
-export type RateLimitUnit = 'second' | 'minute' | 'hour';
+export type { RateLimitUnit };
 
 export interface RateLimitDescriptor {
   /** What the key is made of: the caller's SPIFFE ID, a header value, the path, or the route name. */
@@ -56,12 +57,6 @@ export interface RateLimitPolicySpec {
   redis?: { address: string };
   rules: RateLimitRule[];
 }
-
-export const UNIT_MS: Readonly<Record<RateLimitUnit, number>> = Object.freeze({
-  second: 1000,
-  minute: 60_000,
-  hour: 3_600_000,
-});
 
 const targetRef = obj<RateLimitPolicySpec['targetRef']>(
   { group: dflt(str(), ''), kind: req(str({ min: 1 })), name: req(dnsSubdomain()) },

@@ -9,7 +9,7 @@
  * counted — the forwarder exports `stats` as weft_proxy_ratelimit_* metrics.
  */
 import type { RateLimitPolicySpec, RateLimitDescriptor } from '../../api/index.ts';
-import { RATE_LIMIT_UNIT_MS } from '../../api/index.ts';
+import { RATE_LIMIT_UNIT_MS } from '../../api/wire/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import { rateLimitHeaders, RATE_LIMITED_STATUS, type LimitDecision } from './decision.ts';
 import { TokenBucketLimiter } from './token-bucket.ts';

@@ -9,7 +9,7 @@
  * `x-weft-fault: delay|abort` on the response in debug mode.
  */
 import type { FaultInjectionSpec } from '../../api/index.ts';
-import { GRPC_STATUS_NAMES, goDurationMs } from '../../api/index.ts';
+import { GRPC_STATUS_NAMES, goDurationMs } from '../../api/wire/index.ts';
 
 export const DELAY_INJECTED_FLAG = 'DI';
 export const ABORT_INJECTED_FLAG = 'FI';

@@ -14,7 +14,7 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { WeftError } from '../../lib/index.ts';
 import type { Clock, Timer } from '../../lib/index.ts';
-import { goDurationMs } from '../../api/index.ts';
+import { goDurationMs } from '../../api/wire/index.ts';
 import { withTimeout } from './timeout.ts';
 
 export const HEALTH_CHECK_ANNOTATION = 'weft.dev/health-check';

@@ -18,7 +18,7 @@
  * Overflow and caller cancellation say nothing about an endpoint and are ignored.
  */
 import type { OutlierDetection } from '../../api/index.ts';
-import { goDurationMs } from '../../api/index.ts';
+import { goDurationMs } from '../../api/wire/index.ts';
 import type { Clock, Timer } from '../../lib/index.ts';
 import { concernsEndpoint, is5xx, isGatewayError } from './classifier.ts';
 

@@ -12,7 +12,7 @@
  * UNAVAILABLE.
  */
 import type { HTTPRouteRetry } from '../../api/index.ts';
-import { gatewayDurationMs } from '../../api/index.ts';
+import { gatewayDurationMs } from '../../api/wire/index.ts';
 import { Backoff } from '../../lib/index.ts';
 import type { Clock } from '../../lib/index.ts';
 import {

@@ -6,7 +6,7 @@
  * Defaults follow Istio: no request timeout, connectTimeout 10s, HTTP idleTimeout 1h.
  */
 import type { ConnectionPoolSettings, HTTPRouteTimeouts } from '../../api/index.ts';
-import { gatewayDurationMs, goDurationMs } from '../../api/index.ts';
+import { gatewayDurationMs, goDurationMs } from '../../api/wire/index.ts';
 import { WeftError } from '../../lib/index.ts';
 import type { Clock } from '../../lib/index.ts';
 
