@@ -4,10 +4,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { CliIo } from '../cli/io.ts';
 import { createLogger, errorMessage } from '../lib/index.ts';
 import { NodeProxy } from '../proxy/node-proxy.ts';
+
+// Not `import … from 'node:util'`: as an ES module it loads ~0.7 MB more (docs/architecture.md, "Proxy memory").
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 export async function proxy(io: CliIo): Promise<number> {
   let args;

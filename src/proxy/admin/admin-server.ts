@@ -2,7 +2,8 @@
  * The proxy's admin listener (loopback only): readiness, the config in force (secrets redacted),
  * the identities held with their expiry, and Prometheus metrics. Read-only by design.
  */
-import http from 'node:http';
+// Not `import … from 'node:http'`, which loads undici (~4 MB): docs/architecture.md, "Proxy memory".
+const http = process.getBuiltinModule('node:http');
 
 export interface AdminSources {
   ready(): boolean;

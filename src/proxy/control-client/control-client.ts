@@ -11,7 +11,6 @@
  * push-codec.ts (plain gRPC on the wire, no runtime proto loading in the proxy).
  */
 import type http2 from 'node:http2';
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Snapshot } from '../../api/wire/snapshot.ts';
 import { Backoff, Watch, WeftError, errorMessage } from '../../lib/index.ts';
@@ -25,6 +24,8 @@ import {
   encodeSignRequest,
 } from './push-codec.ts';
 import type { ControlMessageIn, ProxyMessageOut } from './push-codec.ts';
+// Not `import … from 'node:http'`, which loads undici (~4 MB): docs/architecture.md, "Proxy memory".
+const { request: httpRequest } = process.getBuiltinModule('node:http');
 
 const STREAM_PATH = '/weft.push.v1.MeshConfigService/Stream';
 const SIGN_PATH = '/weft.push.v1.MeshConfigService/SignWorkload';

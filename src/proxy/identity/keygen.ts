@@ -8,9 +8,16 @@
  * keeps an X.509 library (and ~18 MB of resident memory) out of every node proxy.
  */
 import { X509Certificate, generateKeyPair, sign } from 'node:crypto';
-import { promisify } from 'node:util';
+import type { KeyObject } from 'node:crypto';
 
-const generateKeyPairAsync = promisify(generateKeyPair);
+/** generateKeyPair as a promise, without node:util (which, imported as an ES module, loads ~0.7 MB more). */
+function generateEcKeyPair(): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  return new Promise((resolve, reject) =>
+    generateKeyPair('ec', { namedCurve: 'prime256v1' }, (err, publicKey, privateKey) =>
+      err ? reject(err) : resolve({ privateKey, publicKey }),
+    ),
+  );
+}
 
 export interface KeyAndCsr {
   /** PKCS#8 PEM of the private key, for `tls.createSecureContext({ key })`. */
@@ -70,7 +77,7 @@ export async function generateKeyAndCsr(hint?: {
   spiffeId?: string;
   commonName?: string;
 }): Promise<KeyAndCsr> {
-  const { privateKey, publicKey } = await generateKeyPairAsync('ec', { namedCurve: 'prime256v1' });
+  const { privateKey, publicKey } = await generateEcKeyPair();
   const rdns = [set(seq(oid(OID_ORGANIZATION), utf8('Weft')))];
   if (hint?.commonName) rdns.push(set(seq(oid(OID_COMMON_NAME), utf8(hint.commonName))));
   const attributes = hint?.spiffeId

@@ -10,12 +10,13 @@
  * when no endpoint is healthy the view returns all of them (Envoy's panic mode) rather than none.
  * Probes are injected (`httpProbe`/`tcpProbe` below are the real ones); time is a Clock.
  */
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { WeftError } from '../../lib/index.ts';
 import type { Clock, Timer } from '../../lib/index.ts';
 import { goDurationMs } from '../../api/wire/index.ts';
 import { withTimeout } from './timeout.ts';
+// Not `import … from 'node:http'`, which loads undici (~4 MB): docs/architecture.md, "Proxy memory".
+const { request: httpRequest } = process.getBuiltinModule('node:http');
 
 export const HEALTH_CHECK_ANNOTATION = 'weft.dev/health-check';
 
