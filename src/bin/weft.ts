@@ -5,6 +5,7 @@
  */
 import { CLI_VERBS } from '../cli/verbs.ts';
 import type { CliIo, Verb } from '../cli/io.ts';
+import { ensureProxyNodeFlags } from './proxy-flags.ts';
 
 const PROCESS_VERBS: Record<string, { summary: string; load: () => Promise<Verb> }> = {
   control: { summary: 'run the control plane', load: async () => (await import('./control.ts')).control },
@@ -29,6 +30,8 @@ async function main(): Promise<number> {
     process.stderr.write(`weft: unknown command "${verbName}"\n\n${usage()}`);
     return 2;
   }
+  // Before the proxy's modules load: may replace this process with one that has the proxy's V8 flags.
+  if (verbName === 'proxy') ensureProxyNodeFlags();
   const interrupted = new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
