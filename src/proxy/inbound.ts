@@ -624,7 +624,7 @@ export class Inbound {
     if (!this.#isProbe(ctx, req)) {
       const decision = this.#decide(ctx, req);
       if (!decision.allowed) {
-        denyHttp(res, decision);
+        answer(res, denied(decision));
         this.#countRequest(ctx, 403);
         return;
       }
@@ -639,7 +639,7 @@ export class Inbound {
       (rl) => {
         if (rl && !rl.allowed) {
           this.#countRequest(ctx, 429);
-          limitedReply(res, rl);
+          answer(res, limited(rl));
           req.resume();
           return;
         }
@@ -665,9 +665,7 @@ export class Inbound {
     if (this.#isProbe(ctx, head)) return 'health probe';
     const decision = this.#decide(ctx, head);
     if (!decision.allowed) {
-      ex.replyJson(403, JSON.parse(denialBody(decision)) as Record<string, unknown>, {
-        'x-weft-denied-by': decision.policy ?? 'default-deny',
-      });
+      fastAnswer(ex, denied(decision));
       this.#countRequest(ctx, 403);
       return true;
     }
@@ -684,11 +682,7 @@ export class Inbound {
         if (ex.destroyed) return;
         if (rl && !rl.allowed) {
           this.#countRequest(ctx, 429);
-          ex.replyJson(
-            rl.status,
-            { error: 'rate limited', rule: rl.rule, storeUnavailable: rl.storeFailure },
-            Object.fromEntries(rl.headers),
-          );
+          fastAnswer(ex, limited(rl));
           return;
         }
         this.#fastForward(ctx, data, head.method, ex, rl, isIdempotent(head.method));
@@ -746,16 +740,7 @@ export class Inbound {
           this.#fastForward(ctx, data, method, ex, rl, false);
           return;
         }
-        ex.replyJson(
-          503,
-          {
-            error: 'upstream unavailable',
-            service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
-            instance: ctx.instance.name,
-            cause: errorMessage(err),
-          },
-          connectRefused(err) ? { [UPSTREAM_ERROR_HEADER]: 'connect' } : {},
-        );
+        fastAnswer(ex, upstreamUnavailable(ctx, err));
       },
     );
   }
@@ -783,19 +768,8 @@ export class Inbound {
       ures.pipe(res);
     });
     upstream.on('error', (err) => {
-      if (!res.headersSent) {
-        localReply(
-          res,
-          503,
-          {
-            error: 'upstream unavailable',
-            service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
-            instance: ctx.instance.name,
-            cause: errorMessage(err),
-          },
-          connectRefused(err) ? { [UPSTREAM_ERROR_HEADER]: 'connect' } : {},
-        );
-      } else res.destroy();
+      if (!res.headersSent) answer(res, upstreamUnavailable(ctx, err));
+      else res.destroy();
     });
     req.pipe(upstream);
     req.resume();
@@ -831,7 +805,7 @@ export class Inbound {
             },
             { endStream: true },
           );
-        } else denyHttp(res, decision);
+        } else answer(res, denied(decision));
         return;
       }
     }
@@ -858,7 +832,7 @@ export class Inbound {
               },
               { endStream: true },
             );
-          } else limitedReply(res, rl);
+          } else answer(res, limited(rl));
           return;
         }
         this.#forwardH2(ctx, req, res, path, rl);
@@ -938,7 +912,7 @@ export class Inbound {
     }
     const decision = this.#decide(ctx, req);
     if (!decision.allowed) {
-      const body = denialBody(decision);
+      const body = JSON.stringify(denied(decision).body);
       socket.end(
         `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\nx-weft-denied-by: ${decision.policy ?? 'default-deny'}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
@@ -960,15 +934,51 @@ export class Inbound {
   }
 }
 
+/** A local answer, the same whether Node's server or the HTTP/1.1 fast path sends it. */
+interface LocalAnswer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
 /** 429 with `retry-after` and `x-ratelimit-*` (draft-ietf-httpapi-ratelimit-headers). */
-function limitedReply(res: http.ServerResponse | http2.Http2ServerResponse, rl: RateLimitResult): void {
-  if (res.headersSent) return;
-  localReply(
-    res,
-    rl.status,
-    { error: 'rate limited', rule: rl.rule, storeUnavailable: rl.storeFailure },
-    Object.fromEntries(rl.headers),
-  );
+function limited(rl: RateLimitResult): LocalAnswer {
+  return {
+    status: rl.status,
+    body: { error: 'rate limited', rule: rl.rule, storeUnavailable: rl.storeFailure },
+    headers: Object.fromEntries(rl.headers),
+  };
+}
+
+/** 503 when the local instance could not be reached; `connect` marks that nothing reached it. */
+function upstreamUnavailable(ctx: InboundContext, err: unknown): LocalAnswer {
+  return {
+    status: 503,
+    body: {
+      error: 'upstream unavailable',
+      service: `${ctx.inbound.service.namespace}/${ctx.inbound.service.name}`,
+      instance: ctx.instance.name,
+      cause: errorMessage(err),
+    },
+    headers: connectRefused(err) ? { [UPSTREAM_ERROR_HEADER]: 'connect' } : {},
+  };
+}
+
+/** 403 naming the deciding policy. */
+function denied(d: Decision): LocalAnswer {
+  return {
+    status: 403,
+    body: { error: 'access denied', policy: d.policy ?? null, rule: d.rule ?? null, reason: d.reason },
+    headers: { 'x-weft-denied-by': d.policy ?? 'default-deny' },
+  };
+}
+
+function answer(res: http.ServerResponse | http2.Http2ServerResponse, a: LocalAnswer): void {
+  if (!res.headersSent) localReply(res, a.status, a.body, a.headers);
+}
+
+function fastAnswer(ex: FastExchange, a: LocalAnswer): void {
+  ex.replyJson(a.status, a.body, a.headers);
 }
 
 /** The local instance refused the connection: nothing reached it, a retry elsewhere is safe. */
@@ -980,21 +990,6 @@ function connectRefused(err: unknown): boolean {
 function pickInbound(list: InboundPort[] | undefined): InboundPort | undefined {
   if (!list || list.length === 0) return undefined;
   return list.find((p) => p.port.protocol !== 'tcp') ?? list[0];
-}
-
-function denialBody(d: Decision): string {
-  return JSON.stringify({
-    error: 'access denied',
-    policy: d.policy ?? null,
-    rule: d.rule ?? null,
-    reason: d.reason,
-  });
-}
-
-function denyHttp(res: http.ServerResponse | http2.Http2ServerResponse, d: Decision): void {
-  localReply(res, 403, JSON.parse(denialBody(d)) as Record<string, unknown>, {
-    'x-weft-denied-by': d.policy ?? 'default-deny',
-  });
 }
 
 /**
