@@ -13,7 +13,7 @@
  * Composition only: mechanisms live in tunnel/, l4/, http/, ratelimit/, resilience/ (the health-check
  * annotation) and policy's authorization engine.
  */
-import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -45,6 +45,9 @@ import { isIdempotent, parseHealthCheckAnnotation } from './resilience/index.ts'
 import { localReply } from './routing/index.ts';
 import type { ProxyMetrics } from './telemetry/index.ts';
 import type { TunnelStreamInfo } from './tunnel/index.ts';
+
+// Not `import … from 'node:http'`, which loads undici (~4 MB): docs/architecture.md, "Proxy memory".
+const http = process.getBuiltinModule('node:http');
 
 interface InboundContext {
   instance: InstanceEntry;
@@ -610,7 +613,7 @@ export class Inbound {
     return headers;
   }
 
-  #onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+  #onH1Request(req: IncomingMessage, res: ServerResponse): void {
     const ctx = this.#ctx.get(req.socket);
     if (!ctx) {
       res.writeHead(503).end();
@@ -747,8 +750,8 @@ export class Inbound {
 
   #forwardH1(
     ctx: InboundContext,
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
+    req: IncomingMessage,
+    res: ServerResponse,
     path: string,
     rl: RateLimitResult | undefined,
   ): void {
@@ -903,7 +906,7 @@ export class Inbound {
     });
   }
 
-  #onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  #onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => undefined);
     const ctx = this.#ctx.get(req.socket);
     if (!ctx) {
@@ -973,7 +976,7 @@ function denied(d: Decision): LocalAnswer {
   };
 }
 
-function answer(res: http.ServerResponse | http2.Http2ServerResponse, a: LocalAnswer): void {
+function answer(res: ServerResponse | http2.Http2ServerResponse, a: LocalAnswer): void {
   if (!res.headersSent) localReply(res, a.status, a.body, a.headers);
 }
 

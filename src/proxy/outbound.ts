@@ -16,7 +16,7 @@
  *
  * Composition only: the mechanisms live in tunnel/, l4/, http/, lb/, resilience/ and policy's router.
  */
-import http from 'node:http';
+import type { Agent, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -91,11 +91,14 @@ import type { HboneClient } from './tunnel/index.ts';
 import type { ProxyMetrics } from './telemetry/index.ts';
 import { applyFilters, localReply } from './routing/index.ts';
 
+// Not `import … from 'node:http'`, which loads undici (~4 MB): docs/architecture.md, "Proxy memory".
+const http = process.getBuiltinModule('node:http');
+
 /**
  * Headers only proxies may set for each other: a workload's own values are dropped, so it cannot
  * pick the rate-limit service, the route name, or pass as a health probe at the destination.
  */
-function withoutInternalHeaders(headers: http.OutgoingHttpHeaders): http.OutgoingHttpHeaders {
+function withoutInternalHeaders(headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
   delete headers[ROUTE_HEADER];
   delete headers[SERVICE_HEADER];
   delete headers[PROBE_HEADER];
@@ -285,7 +288,7 @@ export class Outbound {
   /** Keep-alive CONNECT streams of the HTTP/1.1 fast path, per (source identity, endpoint). */
   readonly #pool = new UpstreamPool();
   /** One HTTP/1.1 keep-alive pool per source identity; connections are CONNECT streams. */
-  readonly #agents = new Map<string, http.Agent>();
+  readonly #agents = new Map<string, Agent>();
   /** One HTTP/2 session per (source identity, endpoint), running over a CONNECT stream. */
   readonly #h2Sessions = new Map<string, http2.ClientHttp2Session>();
   readonly #inflight = new Map<string, number>();
@@ -871,8 +874,8 @@ export class Outbound {
   #prepare(
     tables: OutboundTables,
     ctx: ConnContext,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    res: http.ServerResponse | http2.Http2ServerResponse,
+    req: IncomingMessage | http2.Http2ServerRequest,
+    res: ServerResponse | http2.Http2ServerResponse,
     reply: (status: number, body: Record<string, unknown>, headers?: Record<string, string>) => void,
     finish: (code: number) => void,
     grpc: boolean,
@@ -898,7 +901,7 @@ export class Outbound {
     return { target, headers, filtered, policy: this.#rulePolicy(tables, target.match, grpc) };
   }
 
-  #onH1Request(req: http.IncomingMessage, res: http.ServerResponse): void {
+  #onH1Request(req: IncomingMessage, res: ServerResponse): void {
     const ctx = this.#connContext.get(req.socket);
     const tables = this.#tables;
     if (!ctx || !tables) {
@@ -1308,8 +1311,8 @@ export class Outbound {
     tables: OutboundTables,
     ctx: ConnContext,
     match: RouteMatchResult | undefined,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    headers: http.OutgoingHttpHeaders,
+    req: IncomingMessage | http2.Http2ServerRequest,
+    headers: OutgoingHttpHeaders,
     path: string,
   ): void {
     if (!match) return;
@@ -1330,8 +1333,8 @@ export class Outbound {
     tables: OutboundTables,
     ctx: ConnContext,
     ref: BackendRef,
-    req: http.IncomingMessage | http2.Http2ServerRequest,
-    headers: http.OutgoingHttpHeaders,
+    req: IncomingMessage | http2.Http2ServerRequest,
+    headers: OutgoingHttpHeaders,
     path: string,
   ): void {
     const plan = this.#plan(tables, `${ref.namespace}/${ref.name}`);
@@ -1371,7 +1374,7 @@ export class Outbound {
     req.pipe(copy);
   }
 
-  #agent(source: InstanceEntry): http.Agent {
+  #agent(source: InstanceEntry): Agent {
     let agent = this.#agents.get(source.spiffeId);
     if (agent) return agent;
     agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, keepAliveMsecs: 30_000 });
@@ -1543,7 +1546,7 @@ export class Outbound {
 
   // ---- WebSocket and other HTTP/1.1 upgrades: route, then a raw tunnel stream -----------------
 
-  #onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+  #onUpgrade(req: IncomingMessage, socket: net.Socket, head: Buffer): void {
     socket.on('error', () => undefined);
     const ctx = this.#connContext.get(req.socket);
     const tables = this.#tables;
@@ -1623,7 +1626,7 @@ function errorOutcome(err: unknown): number {
     : OUTCOME_RESET;
 }
 
-function rawRequestHead(req: http.IncomingMessage): string {
+function rawRequestHead(req: IncomingMessage): string {
   let s = `${req.method} ${req.url} HTTP/1.1\r\n`;
   for (let i = 0; i < req.rawHeaders.length; i += 2)
     s += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
