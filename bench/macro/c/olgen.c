@@ -14,7 +14,11 @@
 // closed-loop mode and the generator's own CPU time (to show when the generator is the ceiling).
 //
 // Usage: olgen [-h HOST] -p PORT (-r RATE | -m) [-c CONNS] [-d SECONDS] [-w WARMUP_S] [-P PATH]
-//              [-A AUTHORITY]
+//              [-A AUTHORITY] [-L FILE]
+// -L FILE writes one line per recorded request, "<intended send µs from the start of recording>
+// <latency µs> <round trip µs>", to find out whether a tail is a few stalls or spread evenly; its
+// first line, "# start <CLOCK_MONOTONIC µs>", lines it up with other traces (V8's --cpu-prof uses the
+// same clock).
 // HOST must be an IPv4 address; the harness only ever passes loopback addresses.
 // Prints one JSON object on stdout. Latencies in microseconds.
 //   lat_* : from the intended send time to the last byte of the response (open loop: the headline)
@@ -131,6 +135,7 @@ static hist_t lat, svc;
 static uint64_t record_from, record_until, errors, non2xx, completed_total, sent_total, reconnects,
     queued_ever, max_late;
 static struct sockaddr_in target;
+static FILE *reqlog;
 
 static void die(const char *m) {
   perror(m);
@@ -193,6 +198,9 @@ static void record(conn_t *c, uint64_t done) {
   if (c->intended < record_from || c->intended >= record_until) return;
   hist_add(&lat, done - c->intended);
   hist_add(&svc, done - c->sent);
+  if (reqlog)
+    fprintf(reqlog, "%llu %llu %llu\n", (unsigned long long)((c->intended - record_from) / 1000),
+            (unsigned long long)((done - c->intended) / 1000), (unsigned long long)((done - c->sent) / 1000));
 }
 
 // Returns 1 when a complete response is in the buffer (Content-Length, chunked or no body).
@@ -227,7 +235,7 @@ static int parse_done(conn_t *c) {
 
 int main(int argc, char **argv) {
   int o;
-  while ((o = getopt(argc, argv, "h:p:r:mc:d:w:P:A:")) != -1) {
+  while ((o = getopt(argc, argv, "h:p:r:mc:d:w:P:A:L:")) != -1) {
     switch (o) {
       case 'h': host = optarg; break;
       case 'p': port = atoi(optarg); break;
@@ -238,6 +246,10 @@ int main(int argc, char **argv) {
       case 'w': warm = atof(optarg); break;
       case 'P': path = optarg; break;
       case 'A': authority = optarg; break;
+      case 'L':
+        reqlog = fopen(optarg, "w");
+        if (!reqlog) die(optarg);
+        break;
       default:
         fprintf(stderr, "usage: olgen [-h HOST] -p PORT (-r RATE | -m) [-c CONNS] [-d S] [-w S] [-P PATH] [-A HOST]\n");
         return 2;
@@ -303,6 +315,7 @@ int main(int argc, char **argv) {
   const double period = closed_loop ? 0 : 1e9 / rate;
   const uint64_t t0 = now_ns() + 1000000ull;
   record_from = t0 + (uint64_t)(warm * 1e9);
+  if (reqlog) fprintf(reqlog, "# start %llu\n", (unsigned long long)(record_from / 1000));
   const uint64_t end = t0 + (uint64_t)((warm + dur) * 1e9);
   record_until = end;
   const uint64_t hard_end = end + 3000000000ull;  // stragglers are given up after 3 s
@@ -400,5 +413,6 @@ int main(int argc, char **argv) {
   printf(",");
   hist_print("svc", &svc);
   printf("}\n");
+  if (reqlog) fclose(reqlog);
   return 0;
 }
