@@ -1,6 +1,9 @@
 /**
  * `weft proxy`: run a node proxy until SIGINT/SIGTERM.
- *   weft proxy --node NAME [--state-dir DIR | --control URL --join-token-file F] [--admin HOST:PORT] [-v]
+ *   weft proxy --node NAME [--state-dir DIR | --control URL --join-token-file F] [--admin HOST:PORT]
+ *              [--turn-budget N] [-v]
+ * --turn-budget (or WEFT_PROXY_TURN_BUDGET): HTTP/1.1 messages written into tunnels per event-loop
+ * turn before the tunnel flushes; 0 turns the bound off (NodeProxyOptions.turnBudget).
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -22,6 +25,7 @@ export async function proxy(io: CliIo): Promise<number> {
         control: { type: 'string' },
         'join-token-file': { type: 'string' },
         admin: { type: 'string', default: '127.0.0.1:0' },
+        'turn-budget': { type: 'string' },
         verbose: { type: 'boolean', short: 'v', default: false },
       },
     }).values;
@@ -57,6 +61,15 @@ export async function proxy(io: CliIo): Promise<number> {
     );
     return 2;
   }
+  const budgetText = args['turn-budget'] ?? io.env['WEFT_PROXY_TURN_BUDGET'];
+  const turnBudget = budgetText === undefined ? undefined : Number(budgetText);
+  if (budgetText !== undefined && !/^\d{1,6}$/.test(budgetText)) {
+    const from = args['turn-budget'] !== undefined ? '--turn-budget' : 'WEFT_PROXY_TURN_BUDGET';
+    io.stderr.write(
+      `weft proxy: ${from} must be a whole number ≥ 0 (messages per event-loop turn; 0 turns the bound off), got "${budgetText}"\n`,
+    );
+    return 2;
+  }
   const joinToken = io.env['WEFT_JOIN_TOKEN'] ?? (await readFile(tokenFile, 'utf8')).trim();
   const [adminHost, adminPort] = splitHostPort(args.admin);
   const logger = createLogger({
@@ -64,7 +77,15 @@ export async function proxy(io: CliIo): Promise<number> {
     level: args.verbose ? 'debug' : 'info',
     fields: { process: 'proxy', node: args.node },
   });
-  const p = new NodeProxy({ nodeName: args.node, apiUrl, joinToken, adminHost, adminPort, logger });
+  const p = new NodeProxy({
+    nodeName: args.node,
+    apiUrl,
+    joinToken,
+    adminHost,
+    adminPort,
+    logger,
+    turnBudget,
+  });
   await p.start();
   io.stdout.write(`weft proxy ${args.node}: admin http://${adminHost}:${p.adminPort}\n`);
   const signal = await io.interrupted;

@@ -9,3 +9,4 @@ export type { Unsubscribe } from './watch/watch.ts';
 export { Backoff } from './backoff/backoff.ts';
 export type { BackoffOptions } from './backoff/backoff.ts';
 export { grpcFrame, GrpcFrameReader } from './grpc/framing.ts';
+export { TurnBudget } from './turn/turn-budget.ts';

@@ -18,7 +18,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { InstanceEntry, RateLimitPolicySpec, ServiceEntry } from '../api/index.ts';
-import type { Clock, Logger } from '../lib/index.ts';
+import type { Clock, Logger, TurnBudget } from '../lib/index.ts';
 import { errorMessage, systemClock } from '../lib/index.ts';
 import { normalizePath, prepareConnection } from '../policy/authz/index.ts';
 import type {
@@ -94,6 +94,8 @@ export interface InboundOptions {
   logAllowed?: boolean;
   /** Uniform in [0, 1), for sampling allowed decisions into the log (default Math.random). */
   random?: () => number;
+  /** Shared with the outbound side: how many responses one event-loop turn writes into tunnels. */
+  turnBudget?: TurnBudget;
 }
 
 export class Inbound {
@@ -110,7 +112,7 @@ export class Inbound {
   readonly #h2Ctx = new WeakMap<http2.Http2Session, InboundContext>();
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256 });
   /** Keep-alive connections to local instances for the HTTP/1.1 fast path, per instance address:port. */
-  readonly #pool = new UpstreamPool();
+  readonly #pool: UpstreamPool;
   readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
   readonly #streams = new Set<Duplex>();
   readonly #l4 = new Set<{ ctx: InboundContext; peer: PeerInfo; close(): void }>();
@@ -130,6 +132,7 @@ export class Inbound {
     this.#clock = options.clock ?? systemClock;
     this.#logAllowed = options.logAllowed ?? false;
     this.#random = options.random ?? Math.random;
+    this.#pool = new UpstreamPool({ turnBudget: options.turnBudget });
     this.#plaintext = new ListenerSet('plaintext inbound listener', this.#logger, (socket, key) =>
       this.#onPlaintext(socket, key),
     );

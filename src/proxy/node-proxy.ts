@@ -9,7 +9,7 @@
  */
 import type { Snapshot } from '../api/index.ts';
 import type { Clock, Logger } from '../lib/index.ts';
-import { systemClock } from '../lib/index.ts';
+import { systemClock, TurnBudget } from '../lib/index.ts';
 import { listenAdmin } from './admin/index.ts';
 import { compileProxyAuthorizer } from './authz/index.ts';
 import type { Authorizer } from '../policy/authz/index.ts';
@@ -33,7 +33,18 @@ export interface NodeProxyOptions {
   adminPort?: number;
   logger: Logger;
   clock?: Clock;
+  /**
+   * How many HTTP/1.1 requests (source side) and responses (destination side) one event-loop turn
+   * writes into tunnels before the rest wait for the next turn (default 16; 0 turns the bound
+   * off). Node's HTTP/2 session flushes once per turn, so without a bound a burst of 64 requests
+   * leaves in one write and the peer proxy idles until the last is ready; docs/architecture.md,
+   * "Flushing the tunnel every few messages".
+   */
+  turnBudget?: number;
 }
+
+/** The default of NodeProxyOptions.turnBudget, chosen by measurement (docs/benchmarks.md). */
+export const DEFAULT_TURN_BUDGET = 16;
 
 export class NodeProxy {
   readonly #options: NodeProxyOptions;
@@ -64,10 +75,13 @@ export class NodeProxy {
       },
     };
     this.#tunnel = new HboneClient(this.#credentials, this.#logger.child({ component: 'tunnel' }));
+    const limit = options.turnBudget ?? DEFAULT_TURN_BUDGET;
+    const turnBudget = limit > 0 ? new TurnBudget(limit) : undefined;
     this.#inbound = new Inbound({
       logger: this.#logger.child({ component: 'inbound' }),
       metrics: this.metrics,
       clock: this.#clock,
+      turnBudget,
     });
     // Memory as gauges, read when /metrics is scraped: a leak shows as a rising heap, V8 growing
     // its old space as a rising RSS with a flat heap.
@@ -84,6 +98,7 @@ export class NodeProxy {
       logger: this.#logger.child({ component: 'outbound' }),
       metrics: this.metrics,
       clock: this.#clock,
+      turnBudget,
     });
   }
 

@@ -32,7 +32,7 @@ import type {
   RouteRule,
   ServiceEntry,
 } from '../api/index.ts';
-import type { Clock, Logger, Timer } from '../lib/index.ts';
+import type { Clock, Logger, Timer, TurnBudget } from '../lib/index.ts';
 import { errorMessage, systemClock } from '../lib/index.ts';
 // The engine's own folders, not policy/index.ts: the proxy does not load the analyser.
 import { normalizePath } from '../policy/authz/index.ts';
@@ -262,6 +262,8 @@ export interface OutboundOptions {
   random?: () => number;
   /** For route timeouts (default: the system clock). */
   clock?: Clock;
+  /** Shared with the inbound side: how many requests one event-loop turn writes into tunnels. */
+  turnBudget?: TurnBudget;
 }
 
 interface ConnContext {
@@ -277,6 +279,7 @@ export class Outbound {
   readonly #metrics: ProxyMetrics;
   readonly #random: () => number;
   readonly #clock: Clock;
+  readonly #turnBudget: TurnBudget | undefined;
   #tables: OutboundTables | undefined;
   readonly #listeners: ListenerSet;
   readonly #sockets = new Set<net.Socket>();
@@ -303,6 +306,7 @@ export class Outbound {
     this.#metrics = options.metrics;
     this.#random = options.random ?? Math.random;
     this.#clock = options.clock ?? systemClock;
+    this.#turnBudget = options.turnBudget;
     this.#listeners = new ListenerSet('capture listener', this.#logger, (socket, key) =>
       this.#onConnection(socket, key),
     );
@@ -368,6 +372,7 @@ export class Outbound {
             this.#metrics.inc('weft_proxy_http1_full_path_total', `direction="outbound",reason="${reason}"`);
             this.#h1.emit('connection', stream);
           },
+          this.#turnBudget,
         );
       }
     });

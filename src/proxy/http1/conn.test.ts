@@ -11,7 +11,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
+import { TurnBudget } from '../../lib/index.ts';
 import {
   DownstreamConnection,
   forwardResponse,
@@ -1375,3 +1376,124 @@ test('a rebuilt response head carries fields named like Object.prototype members
   await c.reader.until(() => c.reader.text.endsWith('\r\n\r\n'), 'a head');
   assert.equal(c.reader.text, expected);
 });
+
+// ---- the turn budget ----------------------------------------------------------------------------
+
+/** An in-memory stream: what is pushed arrives as 'data' at once; what is written is kept. */
+function memoryStream(): { stream: Duplex; written: () => string } {
+  const out: Buffer[] = [];
+  const stream = new Duplex({
+    read() {},
+    write(chunk: Buffer, _enc, cb) {
+      out.push(chunk);
+      cb();
+    },
+  });
+  return { stream, written: () => Buffer.concat(out).toString('latin1') };
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test(
+  'with a turn budget, requests read in one turn beyond it start in later turns, in order',
+  T,
+  async () => {
+    const budget = new TurnBudget(2);
+    const started: string[] = [];
+    const conns = [0, 1, 2, 3, 4].map(() => {
+      const m = memoryStream();
+      new DownstreamConnection(
+        m.stream,
+        (req, ex) => {
+          started.push(req.head.url);
+          ex.reply(200, {}, req.head.url);
+          return true;
+        },
+        (_s, reason) => assert.fail(`unexpected hand-off: ${reason}`),
+        budget,
+      );
+      return m;
+    });
+    await nextTurn(); // the streams are flowing now: a push is read at once
+    conns.forEach((c, i) => c.stream.push(`GET /${i} HTTP/1.1\r\nHost: a\r\n\r\n`));
+    assert.deepEqual(started, ['/0', '/1'], 'two start in the turn that read them');
+    assert.equal(budget.waiting, 3);
+    await nextTurn();
+    assert.deepEqual(started, ['/0', '/1', '/2', '/3']);
+    await nextTurn();
+    assert.deepEqual(started, ['/0', '/1', '/2', '/3', '/4']);
+    conns.forEach((c, i) =>
+      assert.match(c.written(), new RegExp(`^HTTP/1\\.1 200 OK\r\n[^]*\r\n\r\n/${i}$`)),
+    );
+  },
+);
+
+test(
+  'a connection waiting for the next turn keeps reading; its pipelined requests follow in order',
+  T,
+  async () => {
+    const budget = new TurnBudget(1);
+    const started: string[] = [];
+    const mk = () => {
+      const m = memoryStream();
+      new DownstreamConnection(
+        m.stream,
+        (req, ex) => {
+          started.push(req.head.url);
+          ex.reply(204, {}, '');
+          return true;
+        },
+        (_s, reason) => assert.fail(`unexpected hand-off: ${reason}`),
+        budget,
+      );
+      return m;
+    };
+    const a = mk();
+    const b = mk();
+    await nextTurn();
+    a.stream.push('GET /a1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    b.stream.push('GET /b1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    b.stream.push('GET /b2 HTTP/1.1\r\nHost: a\r\n\r\nGET /b3 HTTP/1.1\r\n');
+    b.stream.push('Host: a\r\n\r\n');
+    assert.deepEqual(started, ['/a1']);
+    assert.equal(budget.waiting, 1, 'one wait for b, however many chunks it read');
+    await nextTurn();
+    // b's turn: b1 is answered at once (a local reply), so b2 and b3 follow in the same dispatch.
+    assert.deepEqual(started, ['/a1', '/b1', '/b2', '/b3']);
+    assert.equal((b.written().match(/HTTP\/1\.1 204/g) ?? []).length, 3);
+  },
+);
+
+test(
+  'with a turn budget, response heads read in one turn beyond it are delivered in later turns',
+  T,
+  async (t) => {
+    const budget = new TurnBudget(1);
+    const pool = new UpstreamPool({ turnBudget: budget });
+    t.after(() => pool.close());
+    const streams: Duplex[] = [];
+    const conns = [0, 1, 2].map(() =>
+      pool.acquire('k', () => {
+        const m = memoryStream();
+        streams.push(m.stream);
+        return m.stream;
+      }),
+    );
+    const got: number[] = [];
+    const done = conns.map((c, i) =>
+      c.send('GET / HTTP/1.1\r\nHost: a\r\n\r\n', false).then((r) => {
+        got.push(i);
+        return r.head.status;
+      }),
+    );
+    await nextTurn();
+    for (const s of streams) s.push('HTTP/1.1 204 No Content\r\n\r\n');
+    await Promise.resolve();
+    assert.deepEqual(got, [0]);
+    await nextTurn();
+    assert.deepEqual(got, [0, 1]);
+    await nextTurn();
+    assert.deepEqual(got, [0, 1, 2]);
+    assert.deepEqual(await Promise.all(done), [204, 204, 204]);
+  },
+);

@@ -22,6 +22,7 @@ import {
   statusLine,
 } from './codec.ts';
 import type { RequestHead, ResponseHead } from './codec.ts';
+import type { TurnBudget } from '../../lib/index.ts';
 
 /** Request bodies up to this size are read whole before the request is dispatched (and can be replayed). */
 export const MAX_BUFFERED_BODY = 64 * 1024;
@@ -67,10 +68,23 @@ export class DownstreamConnection {
   readonly #onEnd = () => this.#end();
   readonly #onClose = () => this.#close();
 
-  constructor(stream: Duplex, accept: AcceptRequest, handOff: HandOff) {
+  readonly #budget: TurnBudget | undefined;
+  /** A request is read but waits for a later turn (the turn budget was spent). */
+  #waiting = false;
+  readonly #resume = () => {
+    this.#waiting = false;
+    if (this.#current === undefined) this.#next();
+  };
+
+  /**
+   * @param budget when given, each request this connection starts takes one from it: a proxy
+   *   passes one budget for all the requests it writes into tunnels (see TurnBudget).
+   */
+  constructor(stream: Duplex, accept: AcceptRequest, handOff: HandOff, budget?: TurnBudget) {
     this.stream = stream;
     this.#accept = accept;
     this.#handOff = handOff;
+    this.#budget = budget;
     stream.on('data', this.#onData);
     stream.on('end', this.#onEnd);
     stream.on('close', this.#onClose);
@@ -78,11 +92,18 @@ export class DownstreamConnection {
 
   #data(chunk: Buffer): void {
     this.#buf = concat(this.#buf, chunk);
-    if (this.#current === undefined) this.#next();
-    else if (this.#buf.length > MAX_PENDING && !this.#paused) {
+    if (this.#current === undefined) {
+      if (!this.#waiting) this.#start();
+    } else if (this.#buf.length > MAX_PENDING && !this.#paused) {
       this.#paused = true;
       this.stream.pause();
     }
+  }
+
+  /** Dispatch the next request now, or in a later turn when this turn's budget is spent. */
+  #start(): void {
+    if (this.#budget === undefined || this.#budget.take(this.#resume)) this.#next();
+    else this.#waiting = true;
   }
 
   /** Dispatch the next whole request in the buffer, if any. */
@@ -130,7 +151,8 @@ export class DownstreamConnection {
       this.#paused = false;
       this.stream.resume();
     }
-    this.#next();
+    // A pipelined request is next; with nothing buffered, no budget is spent.
+    if (this.#buf !== undefined && this.#buf.length > 0 && !this.#waiting) this.#start();
   }
 
   #finishConnection(): void {
@@ -316,18 +338,40 @@ export class UpstreamConnection {
     });
   }
 
+  /** A response head is read but waits for a later turn (the turn budget was spent). */
+  #waiting = false;
+  readonly #resumeHead = () => {
+    this.#waiting = false;
+    const buf = this.#buf;
+    if (this.#state !== 'head' || buf === undefined) return;
+    this.#buf = undefined;
+    this.#head(buf);
+  };
+
   #data(chunk: Buffer): void {
     if (this.#state === 'body') return this.#body(chunk, 0);
+    if (this.#state === 'held' || (this.#state === 'head' && this.#waiting)) {
+      this.#buf = concat(this.#buf, chunk);
+      return;
+    }
     if (this.#state !== 'head') {
-      if (this.#state === 'held') {
-        this.#buf = concat(this.#buf, chunk);
-        return;
-      }
       // Bytes nobody asked for: the connection cannot be trusted with another request.
       this.#kill();
       return;
     }
     const buf = concat(this.#buf, chunk);
+    this.#buf = undefined;
+    // A response relayed into a tunnel takes one from the proxy's turn budget (see TurnBudget).
+    if (this.#pool.turnBudget !== undefined && !this.#pool.turnBudget.take(this.#resumeHead)) {
+      this.#buf = buf;
+      this.#waiting = true;
+      return;
+    }
+    this.#head(buf);
+  }
+
+  /** Parse the response head(s) in `buf`; hand the first final one to the request's caller. */
+  #head(buf: Buffer): void {
     let start = 0;
     for (;;) {
       const parsed = parseResponseHead(buf, start, this.#headRequest);
@@ -508,7 +552,11 @@ export class UpstreamPool {
   readonly #maxIdlePerKey: number;
   #sweeper: NodeJS.Timeout | undefined;
 
-  constructor(options: { idleMs?: number; maxIdlePerKey?: number } = {}) {
+  /** When given, each response head read takes one from it (a proxy relaying into tunnels). */
+  readonly turnBudget: TurnBudget | undefined;
+
+  constructor(options: { idleMs?: number; maxIdlePerKey?: number; turnBudget?: TurnBudget } = {}) {
+    this.turnBudget = options.turnBudget;
     this.#idleMs = options.idleMs ?? 60_000;
     this.#maxIdlePerKey = options.maxIdlePerKey ?? 256;
   }
