@@ -64,7 +64,8 @@ export async function proxy(io: CliIo): Promise<number> {
   const budgetText = args['turn-budget'] ?? io.env['WEFT_PROXY_TURN_BUDGET'];
   const turnBudget = budgetText === undefined ? undefined : Number(budgetText);
   if (budgetText !== undefined && !/^\d{1,6}$/.test(budgetText)) {
-    const from = args['turn-budget'] !== undefined ? '--turn-budget' : 'WEFT_PROXY_TURN_BUDGET';
+    const from =
+      args['turn-budget'] !== undefined ? '--turn-budget' : 'environment variable WEFT_PROXY_TURN_BUDGET';
     io.stderr.write(
       `weft proxy: ${from} must be a whole number ≥ 0 (messages per event-loop turn; 0 turns the bound off), got "${budgetText}"\n`,
     );

@@ -113,6 +113,7 @@ export class Inbound {
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 256 });
   /** Keep-alive connections to local instances for the HTTP/1.1 fast path, per instance address:port. */
   readonly #pool: UpstreamPool;
+  readonly #turnBudget: TurnBudget | undefined;
   readonly #h2Upstreams = new Map<string, http2.ClientHttp2Session>();
   readonly #streams = new Set<Duplex>();
   readonly #l4 = new Set<{ ctx: InboundContext; peer: PeerInfo; close(): void }>();
@@ -132,6 +133,7 @@ export class Inbound {
     this.#clock = options.clock ?? systemClock;
     this.#logAllowed = options.logAllowed ?? false;
     this.#random = options.random ?? Math.random;
+    this.#turnBudget = options.turnBudget;
     this.#pool = new UpstreamPool({ turnBudget: options.turnBudget });
     this.#plaintext = new ListenerSet('plaintext inbound listener', this.#logger, (socket, key) =>
       this.#onPlaintext(socket, key),
@@ -526,7 +528,7 @@ export class Inbound {
       stream.respond({ ':status': 200 });
       this.#metrics.inc('weft_proxy_connections_total', `${ctx.metricsKey},result="accepted"`);
       this.#trackL4(ctx, ctx.peer ?? { ip: ctx.peerAddress }, stream, upstream);
-      splice(stream, upstream);
+      splice(stream, upstream, undefined, { toA: this.#turnBudget });
     });
   }
 

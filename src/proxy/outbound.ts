@@ -732,10 +732,15 @@ export class Outbound {
       }
     });
     this.#metrics.inc('weft_proxy_connections_total', `${labels},result="opened"`);
-    splice(socket, stream, (stats) => {
-      this.#metrics.inc('weft_proxy_bytes_total', 'direction="sent"', stats.bytesAtoB);
-      this.#metrics.inc('weft_proxy_bytes_total', 'direction="received"', stats.bytesBtoA);
-    });
+    splice(
+      socket,
+      stream,
+      (stats) => {
+        this.#metrics.inc('weft_proxy_bytes_total', 'direction="sent"', stats.bytesAtoB);
+        this.#metrics.inc('weft_proxy_bytes_total', 'direction="received"', stats.bytesBtoA);
+      },
+      { toB: this.#turnBudget },
+    );
   }
 
   // ---- L7 -------------------------------------------------------------------------------------

@@ -4,14 +4,37 @@
  * `onDone` runs once, when both directions are finished or one failed.
  */
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
+import type { TurnBudget } from '../../lib/index.ts';
 
 export interface SpliceStats {
   bytesAtoB: number;
   bytesBtoA: number;
 }
 
-export function splice(a: Duplex, b: Duplex, onDone?: (stats: SpliceStats, err?: Error) => void): void {
+/** Turn budgets for the chunks written into a tunnel stream (see TurnBudget). */
+export interface SpliceBudgets {
+  /** Each chunk written to b takes one. */
+  toB?: TurnBudget | undefined;
+  /** Each chunk written to a takes one. */
+  toA?: TurnBudget | undefined;
+}
+
+/** Passes each chunk on once the budget allows: at once, or from a later turn, in arrival order. */
+function budgeted(budget: TurnBudget): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      if (budget.take(() => callback(null, chunk))) callback(null, chunk);
+    },
+  });
+}
+
+export function splice(
+  a: Duplex,
+  b: Duplex,
+  onDone?: (stats: SpliceStats, err?: Error) => void,
+  budgets: SpliceBudgets = {},
+): void {
   const stats: SpliceStats = { bytesAtoB: 0, bytesBtoA: 0 };
   let pending = 2;
   let done = false;
@@ -33,6 +56,8 @@ export function splice(a: Duplex, b: Duplex, onDone?: (stats: SpliceStats, err?:
     a.on('data', (c: Buffer) => (stats.bytesAtoB += c.length));
     b.on('data', (c: Buffer) => (stats.bytesBtoA += c.length));
   }
-  pipeline(a, b, finish);
-  pipeline(b, a, finish);
+  if (budgets.toB) pipeline(a, budgeted(budgets.toB), b, finish);
+  else pipeline(a, b, finish);
+  if (budgets.toA) pipeline(b, budgeted(budgets.toA), a, finish);
+  else pipeline(b, a, finish);
 }
